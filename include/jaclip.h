@@ -1,0 +1,174 @@
+/*
+ * jaclip.h — the one public header of jaclip, a C11 engine for LY Corporation's Japanese
+ * CLIP model clip-japanese-base-v2 (and v1): inference, evaluation, mining, filtering and
+ * training.
+ *
+ * Conventions (see README "Library"):
+ *  - Every fallible function returns a jaclip_status and fills a caller-owned jaclip_err
+ *    (may be NULL) with a message that names the file, the record and the problem.
+ *    The library never calls exit() or abort().
+ *  - Objects are opaque (struct jaclip_model *, ...), created by a _load or _create function and
+ *    released by the matching _free. Buffers passed in stay owned by the caller; buffers returned
+ *    are documented with the function that frees them.
+ *  - Parameters come in structs with a *_default_params() constructor so that new fields
+ *    can be added without breaking callers.
+ *
+ * The header is laid out by area; each area keeps to its own section.
+ */
+#ifndef JACLIP_H
+#define JACLIP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ====================================================================================== */
+/* Errors                                                                                 */
+/* ====================================================================================== */
+
+typedef enum jaclip_status {
+    JACLIP_OK = 0,
+    JACLIP_ERR_IO = 1,          /* a file could not be opened, read, written or renamed */
+    JACLIP_ERR_FORMAT = 2,      /* input is corrupt or malformed (names file and offset/key) */
+    JACLIP_ERR_UNSUPPORTED = 3, /* well-formed input that this build does not handle */
+    JACLIP_ERR_ARG = 4,         /* invalid argument or option value */
+    JACLIP_ERR_NOMEM = 5,       /* allocation failed */
+    JACLIP_ERR_LIMIT = 6,       /* input exceeds a configured limit (size, pixels, length) */
+    JACLIP_ERR_MISMATCH = 7,    /* shapes/dims of inputs that must agree do not */
+    JACLIP_ERR_NUMERIC = 8,     /* NaN/Inf where a finite value is required */
+    JACLIP_ERR_INTERNAL = 9     /* a bug in jaclip */
+} jaclip_status;
+
+#define JACLIP_ERR_MSG_MAX 1024
+
+/* Caller-owned error record. Functions fill it on failure (code + message); on success
+ * they leave it untouched. */
+typedef struct jaclip_err {
+    jaclip_status code;
+    char msg[JACLIP_ERR_MSG_MAX];
+} jaclip_err;
+
+/* Short name of a status ("io", "format", ...). Never NULL. */
+const char *jaclip_status_name(jaclip_status st);
+
+/* Library version string, e.g. "0.1.0". */
+const char *jaclip_version(void);
+
+/* ====================================================================================== */
+/* Threads                                                                                */
+/* ====================================================================================== */
+
+/* One explicit thread pool serves every parallel part of the library. */
+typedef struct jaclip_pool jaclip_pool;
+
+/* n_threads <= 0 means "all online CPUs". */
+jaclip_status jaclip_pool_create(int n_threads, jaclip_pool **out, jaclip_err *err);
+void jaclip_pool_free(jaclip_pool *pool);
+int jaclip_pool_size(const jaclip_pool *pool);
+
+/* ====================================================================================== */
+/* Tokenizer (text/)                                                                      */
+/* ====================================================================================== */
+
+/* The CLYP tokenizer: rinna's SentencePiece unigram model behind CLYP's wrapper rules
+ * (per-code-point lower-casing, literal special tokens, [CLS]=4 prepended, at most 77 ids,
+ * right padding with [PAD]=3). */
+typedef struct jaclip_tokenizer jaclip_tokenizer;
+
+#define JACLIP_MAX_TEXT_LEN 77
+#define JACLIP_TOKEN_CLS 4
+#define JACLIP_TOKEN_PAD 3
+
+jaclip_status jaclip_tokenizer_load(const char *spm_path, jaclip_tokenizer **out, jaclip_err *err);
+void jaclip_tokenizer_free(jaclip_tokenizer *tok);
+
+/* Tokenizes one UTF-8 text (len bytes; may contain NUL and invalid UTF-8) into at most
+ * max_ids ids including the leading [CLS]; no padding. *n_ids receives the count. */
+jaclip_status jaclip_tokenize(const jaclip_tokenizer *tok, const char *text, size_t len,
+                              int32_t *ids, int max_ids, int *n_ids, jaclip_err *err);
+
+/* A padded batch: n rows of len ids (len = longest row), row-major. */
+typedef struct jaclip_token_batch {
+    int n, len;
+    int32_t *ids;       /* n*len, padded with JACLIP_TOKEN_PAD */
+    int32_t *mask;      /* n*len, 1 for real tokens, 0 for padding */
+    int32_t *positions; /* n*len, 0..len-1 in every row, pads included */
+    int32_t *lengths;   /* n, number of real tokens per row */
+} jaclip_token_batch;
+
+jaclip_status jaclip_tokenize_batch(const jaclip_tokenizer *tok, const char *const *texts, int n,
+                                    int max_len, jaclip_token_batch *out, jaclip_err *err);
+void jaclip_token_batch_free(jaclip_token_batch *b);
+
+/* ====================================================================================== */
+/* Images (image/)                                                                        */
+/* ====================================================================================== */
+
+typedef struct jaclip_image_params {
+    int image_size;        /* square model input side, 224 */
+    float mean[3], std[3]; /* normalisation constants */
+    int exif_rotate;       /* 0 = Pillow behaviour (ignore EXIF orientation) */
+    uint64_t max_pixels;   /* refuse images with more pixels than this before decoding */
+} jaclip_image_params;
+
+/* image_size 224, openai_clip mean/std, no EXIF rotation, max_pixels 178956970
+ * (Pillow's decompression-bomb error threshold, 2x its warning limit). */
+jaclip_image_params jaclip_image_default_params(void);
+
+/* Sets mean/std from a preprocessor_config.json normalization_type name
+ * ("imagenet", "openai_clip", "imagenet_inception"). */
+jaclip_status jaclip_image_set_normalization(jaclip_image_params *p, const char *type, jaclip_err *err);
+
+/* Decodes an encoded image (JPEG/PNG/WebP) and letterboxes it exactly as the reference
+ * Pillow pipeline does; rgb_out receives image_size*image_size*3 uint8 (HWC).
+ * `name` is used in error messages (file path or shard/key). */
+jaclip_status jaclip_image_letterbox_mem(const void *data, size_t size, const char *name,
+                                         const jaclip_image_params *p, uint8_t *rgb_out,
+                                         jaclip_err *err);
+jaclip_status jaclip_image_letterbox_file(const char *path, const jaclip_image_params *p,
+                                          uint8_t *rgb_out, jaclip_err *err);
+
+/* uint8 HWC (S*S*3) -> float32 CHW (3*S*S): (x/255 - mean)/std. */
+void jaclip_image_normalize(const uint8_t *rgb, int size, const float mean[3], const float std[3],
+                            float *chw_out);
+
+/* ====================================================================================== */
+/* Model (model/)                                                                         */
+/* ====================================================================================== */
+
+typedef struct jaclip_model jaclip_model;
+
+typedef struct jaclip_model_params {
+    const char *tokenizer_path; /* NULL: DIR/spiece.model */
+    int n_threads;              /* <= 0: all CPUs */
+    jaclip_pool *pool;          /* optional shared pool (not owned); overrides n_threads */
+} jaclip_model_params;
+
+jaclip_model_params jaclip_model_default_params(void);
+
+/* Loads a Hugging Face snapshot directory (config.json, model.safetensors,
+ * preprocessor_config.json, spiece.model). */
+jaclip_status jaclip_model_load(const char *dir, const jaclip_model_params *p, jaclip_model **out,
+                                jaclip_err *err);
+void jaclip_model_free(jaclip_model *m);
+
+int jaclip_model_dim(const jaclip_model *m);          /* neck output size: 256 (v2), 512 (v1) */
+float jaclip_model_temperature(const jaclip_model *m); /* tau: logits = cos / tau */
+const jaclip_image_params *jaclip_model_image_params(const jaclip_model *m);
+const jaclip_tokenizer *jaclip_model_tokenizer(const jaclip_model *m); /* NULL if none loaded */
+
+/* Raw neck outputs (not normalised), out is n*dim floats. */
+jaclip_status jaclip_embed_pixels(jaclip_model *m, const float *chw, int n, float *out, jaclip_err *err);
+jaclip_status jaclip_embed_tokens(jaclip_model *m, const jaclip_token_batch *b, float *out, jaclip_err *err);
+jaclip_status jaclip_embed_texts(jaclip_model *m, const char *const *texts, int n, float *out, jaclip_err *err);
+
+/* L2-normalises n rows of dim floats in place (eps 1e-12, as torch F.normalize). */
+void jaclip_l2_normalize(float *x, int n, int dim);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* JACLIP_H */

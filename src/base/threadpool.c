@@ -1,0 +1,134 @@
+/*
+ * threadpool.c — the one thread pool of the library (ARCHITECTURE: "one explicit thread
+ * pool, no hidden OpenMP"). Workers sleep on a condition variable; jc_pool_run hands out
+ * task indices through an atomic counter and the calling thread works too, so a pool of
+ * size N uses N threads in total (N-1 workers + caller).
+ */
+#include "base/base.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+struct jaclip_pool {
+    int n;                 /* total threads including the caller */
+    pthread_t *threads;
+    pthread_mutex_t mu;
+    pthread_cond_t wake, done;
+    pthread_mutex_t run_mu; /* serialises concurrent jc_pool_run callers */
+    uint64_t generation;
+    int active;            /* workers still busy with the current generation */
+    bool stop;
+    jc_task_fn fn;
+    void *ctx;
+    int n_tasks;
+    atomic_int next;
+};
+
+typedef struct { jaclip_pool *pool; int id; } worker_arg;
+
+static void drain(jaclip_pool *p, int thread)
+{
+    for (;;) {
+        int t = atomic_fetch_add(&p->next, 1);
+        if (t >= p->n_tasks) break;
+        p->fn(p->ctx, t, thread);
+    }
+}
+
+static void *worker(void *arg)
+{
+    worker_arg *wa = arg;
+    jaclip_pool *p = wa->pool;
+    int id = wa->id;
+    free(wa);
+    uint64_t seen = 0;
+    pthread_mutex_lock(&p->mu);
+    for (;;) {
+        while (!p->stop && p->generation == seen) pthread_cond_wait(&p->wake, &p->mu);
+        if (p->stop) break;
+        seen = p->generation;
+        pthread_mutex_unlock(&p->mu);
+        drain(p, id);
+        pthread_mutex_lock(&p->mu);
+        if (--p->active == 0) pthread_cond_signal(&p->done);
+    }
+    pthread_mutex_unlock(&p->mu);
+    return NULL;
+}
+
+jaclip_status jaclip_pool_create(int n_threads, jaclip_pool **out, jaclip_err *err)
+{
+    *out = NULL;
+    if (n_threads <= 0) {
+        long c = sysconf(_SC_NPROCESSORS_ONLN);
+        n_threads = c > 0 ? (int)c : 1;
+    }
+    if (n_threads > 1024) return jc_err(err, JACLIP_ERR_ARG, "--threads %d is too many", n_threads);
+    jaclip_pool *p = calloc(1, sizeof *p);
+    if (!p) return jc_err(err, JACLIP_ERR_NOMEM, "out of memory");
+    p->n = n_threads;
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_mutex_init(&p->run_mu, NULL);
+    pthread_cond_init(&p->wake, NULL);
+    pthread_cond_init(&p->done, NULL);
+    p->threads = calloc((size_t)n_threads, sizeof *p->threads);
+    if (!p->threads) {
+        free(p);
+        return jc_err(err, JACLIP_ERR_NOMEM, "out of memory");
+    }
+    for (int i = 1; i < n_threads; i++) {
+        worker_arg *wa = malloc(sizeof *wa);
+        if (!wa || pthread_create(&p->threads[i], NULL, worker, wa ? (wa->pool = p, wa->id = i, wa) : NULL) != 0) {
+            free(wa);
+            p->n = i;
+            jaclip_pool_free(p);
+            return jc_err(err, JACLIP_ERR_NOMEM, "cannot start thread %d", i);
+        }
+    }
+    *out = p;
+    return JACLIP_OK;
+}
+
+void jaclip_pool_free(jaclip_pool *p)
+{
+    if (!p) return;
+    pthread_mutex_lock(&p->mu);
+    p->stop = true;
+    pthread_cond_broadcast(&p->wake);
+    pthread_mutex_unlock(&p->mu);
+    for (int i = 1; i < p->n; i++) pthread_join(p->threads[i], NULL);
+    pthread_mutex_destroy(&p->mu);
+    pthread_mutex_destroy(&p->run_mu);
+    pthread_cond_destroy(&p->wake);
+    pthread_cond_destroy(&p->done);
+    free(p->threads);
+    free(p);
+}
+
+int jaclip_pool_size(const jaclip_pool *p) { return p ? p->n : 1; }
+
+void jc_pool_run(jaclip_pool *p, int n_tasks, jc_task_fn fn, void *ctx)
+{
+    if (n_tasks <= 0) return;
+    if (!p || p->n == 1 || n_tasks == 1) {
+        for (int t = 0; t < n_tasks; t++) fn(ctx, t, 0);
+        return;
+    }
+    pthread_mutex_lock(&p->run_mu);
+    pthread_mutex_lock(&p->mu);
+    p->fn = fn;
+    p->ctx = ctx;
+    p->n_tasks = n_tasks;
+    atomic_store(&p->next, 0);
+    p->active = p->n - 1;
+    p->generation++;
+    pthread_cond_broadcast(&p->wake);
+    pthread_mutex_unlock(&p->mu);
+    drain(p, 0);
+    pthread_mutex_lock(&p->mu);
+    while (p->active > 0) pthread_cond_wait(&p->done, &p->mu);
+    pthread_mutex_unlock(&p->mu);
+    pthread_mutex_unlock(&p->run_mu);
+}

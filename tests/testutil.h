@@ -1,0 +1,49 @@
+/*
+ * testutil.h — the tiny assertion kit every C test uses: CHECK records a failure with file
+ * and line and carries on; test_done() prints "N passed, N failed" and returns the exit
+ * status. Paths to ../shared and to golden files are relative to the repository root
+ * (ctest runs tests there).
+ */
+#ifndef JACLIP_TESTUTIL_H
+#define JACLIP_TESTUTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+extern int test_passed, test_failed;
+
+#define CHECK(cond, ...)                                                                          \
+    do {                                                                                          \
+        if (cond) test_passed++;                                                                  \
+        else {                                                                                    \
+            test_failed++;                                                                        \
+            fprintf(stderr, "%s:%d: CHECK(%s) failed: ", __FILE__, __LINE__, #cond);              \
+            fprintf(stderr, __VA_ARGS__);                                                         \
+            fputc('\n', stderr);                                                                  \
+        }                                                                                         \
+    } while (0)
+
+/* Exits the test (counted as failed) when a precondition for the rest does not hold. */
+#define REQUIRE(cond, ...)                                                                        \
+    do {                                                                                          \
+        bool require_ok_ = (cond);                                                                \
+        CHECK(require_ok_ && #cond, __VA_ARGS__);                                                 \
+        if (!require_ok_) return test_done();                                                     \
+    } while (0)
+
+int test_done(void);
+
+/* Cosine similarity and max |a-b| of two float vectors. */
+double test_cosine(const float *a, const float *b, size_t n);
+double test_max_abs_diff(const float *a, const float *b, size_t n);
+double test_max_abs(const float *a, size_t n);
+
+/* Path of the shared folder ("../shared" unless JACLIP_SHARED is set). */
+const char *test_shared(void);
+/* A fresh temporary directory (removed at exit). */
+const char *test_tmpdir(void);
+/* Runs a shell command, returns its exit status (or -1). */
+int test_system(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif
