@@ -1,0 +1,102 @@
+/*
+ * train.h — CLIP training inside the library (llm.c style): every parameter of both towers
+ * in one fp32 buffer with a table of Hugging Face key names, gradients and AdamW moments in
+ * buffers of the same layout, a training forward that keeps each layer's activations in one
+ * activation buffer, the backward of both towers, the symmetric InfoNCE loss with the
+ * learnable clamped temperature, AdamW with warm-up + cosine schedule and clipping,
+ * checkpoints (model dir `jaclip embed` loads, plus optimizer state) and the data loader.
+ */
+#ifndef JACLIP_TRAIN_TRAIN_H
+#define JACLIP_TRAIN_TRAIN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "base/base.h"
+#include "io/config.h"
+#include "kernels/backward.h"
+#include "model/model.h"
+
+/* ---- parameters ------------------------------------------------------------------------- */
+typedef struct jc_param {
+    char name[160];
+    int ndim;
+    int64_t shape[4];
+    size_t off, n; /* in floats, into jc_clip.w / .g / .m / .v */
+    bool decay;    /* AdamW weight decay: matrices only (no norms, biases, embeddings, temperature) */
+} jc_param;
+
+typedef struct jc_clip {
+    jc_clyp_config cfg;
+    double temp_min, temp_max, temp_init; /* config.json temperature_min/max/init */
+    int dim;
+    int n_params;
+    jc_param *params;
+    size_t total;          /* floats */
+    float *w, *g;          /* parameters and their gradients */
+    eva_w vis;             /* pointers into w */
+    bert_w txt;
+    float *temperature;    /* the scalar itc_loss_fn.temperature inside w */
+    float *rope_sin, *rope_cos;
+    jaclip_pool *pool;
+    jc_scratch scratch;
+    float *act;            /* activation buffer (both towers) */
+    size_t act_cap;
+    jaclip_model shim;     /* cfg/pool/rope for the shared forward kernels' callers */
+} jc_clip;
+
+/* Builds the parameter table for cfg (temperature limits from the config dir's config.json
+ * when cfg_dir is not NULL) and allocates w and g (zeroed). */
+jaclip_status jc_clip_create(const jc_clyp_config *cfg, const char *cfg_dir, jaclip_pool *pool, jc_clip **out,
+                             jaclip_err *err);
+void jc_clip_free(jc_clip *c);
+/* Random initialisation from seed (truncated normal 0.02 for matrices and embeddings,
+ * LayerNorm 1/0, biases 0, temperature = temperature_init). */
+void jc_clip_init_random(jc_clip *c, uint64_t seed);
+/* Loads every parameter from a safetensors file (any float dtype), by key name. */
+jaclip_status jc_clip_load_weights(jc_clip *c, const char *path, jaclip_err *err);
+/* Writes the parameters (or any buffer of the same layout, with a key prefix) as F32. */
+jaclip_status jc_clip_save_tensors(const jc_clip *c, const float *buf, const char *prefix, const char *path,
+                                   jaclip_err *err);
+const jc_param *jc_clip_find(const jc_clip *c, const char *name);
+
+/* ---- forward / backward ----------------------------------------------------------------- */
+/* One batch: B images (B,3,S,S) and B texts packed as ids with seg (B+1). */
+typedef struct jc_batch {
+    int B;
+    float *pixels;
+    int32_t *ids;
+    int *seg;
+} jc_batch;
+
+typedef struct jc_step_out {
+    double loss;
+    double acc_i2t; /* fraction of images whose own text is the top match */
+} jc_step_out;
+
+/* Forward of both towers and the loss; with backward, accumulates d(loss·scale)/dθ into c->g. */
+jaclip_status jc_clip_step(jc_clip *c, const jc_batch *b, bool backward, float scale, jc_step_out *out,
+                           jaclip_err *err);
+/* Features only (no loss): images (n,dim) and/or texts (n,dim), raw neck outputs. */
+jaclip_status jc_clip_embed_images(jc_clip *c, const float *pixels, int n, float *out, jaclip_err *err);
+jaclip_status jc_clip_embed_texts(jc_clip *c, const int32_t *ids, const int *seg, int n, float *out, jaclip_err *err);
+
+/* Symmetric InfoNCE on raw features: loss = ½[CE(Z) + CE(Zᵀ)], Z = cos/τ. Writes dimg, dtxt
+ * (B,dim) and *dtau (overwritten) when they are not NULL; scale multiplies the gradients. */
+double clip_loss_forward_backward(const float *img, const float *txt, int B, int dim, float tau, float *dimg,
+                                  float *dtxt, float *dtau, float scale, double *acc);
+
+/* ---- optimizer -------------------------------------------------------------------------- */
+typedef struct jc_adamw {
+    double lr, min_lr, beta1, beta2, eps, weight_decay, clip_norm;
+    int64_t warmup, total_steps;
+    int64_t step; /* steps taken */
+    float *m, *v; /* same layout as jc_clip.w */
+} jc_adamw;
+
+double jc_lr_at(const jc_adamw *o, int64_t step);
+/* Clips c->g to clip_norm (if > 0), takes one AdamW step, clamps the temperature, zeroes
+ * c->g. Returns the gradient norm before clipping. */
+double jc_adamw_step(jc_adamw *o, jc_clip *c);
+
+#endif
