@@ -12,6 +12,12 @@
 #include "kernels/gemm.h"
 #include "kernels/ops.h"
 
+#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
+#define JC_SIMD_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define JC_SIMD_CLONES
+#endif
+
 float *jc_scratch_get(jc_scratch *s, size_t n)
 {
     if (n <= s->n) return s->p;
@@ -36,7 +42,7 @@ typedef struct {
 } tr_job;
 
 #define TR_BLK 64
-static void tr_task(void *ctx, int task, int thread)
+JC_SIMD_CLONES static void tr_task(void *ctx, int task, int thread)
 {
     (void)thread;
     const tr_job *j = ctx;
@@ -60,7 +66,7 @@ typedef struct {
     size_t n, chunk;
 } add_job;
 
-static void add_task(void *ctx, int task, int thread)
+JC_SIMD_CLONES static void add_task(void *ctx, int task, int thread)
 {
     (void)thread;
     const add_job *j = ctx;
@@ -82,7 +88,7 @@ typedef struct {
 } db_job;
 
 #define DB_BLK 64
-static void db_task(void *ctx, int task, int thread)
+JC_SIMD_CLONES static void db_task(void *ctx, int task, int thread)
 {
     (void)thread;
     const db_job *j = ctx;
@@ -131,7 +137,7 @@ typedef struct {
 } lnb_job;
 
 #define LN_ROWS 16
-static void lnb_rows(void *ctx, int task, int thread)
+JC_SIMD_CLONES static void lnb_rows(void *ctx, int task, int thread)
 {
     (void)thread;
     const lnb_job *j = ctx;
@@ -167,7 +173,7 @@ static void lnb_rows(void *ctx, int task, int thread)
     }
 }
 
-static void lnb_cols(void *ctx, int task, int thread)
+JC_SIMD_CLONES static void lnb_cols(void *ctx, int task, int thread)
 {
     (void)thread;
     const lnb_job *j = ctx;
@@ -205,7 +211,7 @@ typedef struct {
     int op;
 } ewb_job;
 
-static void ewb_task(void *ctx, int task, int thread)
+JC_SIMD_CLONES static void ewb_task(void *ctx, int task, int thread)
 {
     (void)thread;
     const ewb_job *j = ctx;
@@ -265,43 +271,46 @@ typedef struct {
     float *scratch;
 } attb_job;
 
-static void attb_task(void *ctx, int task, int thread)
+JC_SIMD_CLONES static void attb_task(void *ctx, int task, int thread)
 {
     const attb_job *j = ctx;
     int s = task / j->H, h = task % j->H;
     int t0 = j->seg[s], L = j->seg[s + 1] - t0;
-    float *p = j->scratch + (size_t)thread * 2 * j->max_len, *dp = p + j->max_len;
-    const int C = j->C, hd = j->hd;
+    const int C = j->C, hd = j->hd, ML = j->max_len;
+    /* per thread: p, dp (L) and this head's K and V transposed (hd, L), so that every inner
+     * loop is a unit-stride axpy the compiler vectorises */
+    float *p = j->scratch + (size_t)thread * (2 + 2 * (size_t)hd) * ML, *dp = p + ML, *kt = dp + ML,
+          *vt = kt + (size_t)hd * ML;
+    for (int t = 0; t < L; t++)
+        for (int e = 0; e < hd; e++) {
+            kt[(size_t)e * L + t] = j->k[(size_t)(t0 + t) * C + h * hd + e];
+            vt[(size_t)e * L + t] = j->v[(size_t)(t0 + t) * C + h * hd + e];
+        }
     for (int i = 0; i < L; i++) {
         const float *qi = j->q + (size_t)(t0 + i) * C + h * hd;
-        for (int t = 0; t < L; t++) {
-            const float *kt = j->k + (size_t)(t0 + t) * C + h * hd;
-            float d = 0;
-            for (int e = 0; e < hd; e++) d += qi[e] * kt[e];
-            p[t] = d * j->scale;
-        }
-        softmax_row(p, L);
         const float *go = j->dout + (size_t)(t0 + i) * C + h * hd;
-        double sum = 0;
-        for (int t = 0; t < L; t++) {
-            const float *vt = j->v + (size_t)(t0 + t) * C + h * hd;
-            float *dvt = j->dv + (size_t)(t0 + t) * C + h * hd;
-            float d = 0;
-            for (int e = 0; e < hd; e++) {
-                d += go[e] * vt[e];
-                dvt[e] += p[t] * go[e];
+        for (int t = 0; t < L; t++) p[t] = 0, dp[t] = 0;
+        for (int e = 0; e < hd; e++) {
+            const float *kr = kt + (size_t)e * L, *vr = vt + (size_t)e * L;
+            float qe = qi[e], ge = go[e];
+            for (int t = 0; t < L; t++) {
+                p[t] += qe * kr[t];
+                dp[t] += ge * vr[t];
             }
-            dp[t] = d;
-            sum += (double)p[t] * d;
         }
+        for (int t = 0; t < L; t++) p[t] *= j->scale;
+        softmax_row(p, L);
+        double sum = 0;
+        for (int t = 0; t < L; t++) sum += (double)p[t] * dp[t];
         float *dqi = j->dq + (size_t)(t0 + i) * C + h * hd;
         for (int t = 0; t < L; t++) {
-            float ds = p[t] * (dp[t] - (float)sum) * j->scale;
-            const float *kt = j->k + (size_t)(t0 + t) * C + h * hd;
-            float *dkt = j->dk + (size_t)(t0 + t) * C + h * hd;
+            float ds = p[t] * (dp[t] - (float)sum) * j->scale, pt = p[t];
+            const float *kr = j->k + (size_t)(t0 + t) * C + h * hd;
+            float *dkt = j->dk + (size_t)(t0 + t) * C + h * hd, *dvt = j->dv + (size_t)(t0 + t) * C + h * hd;
             for (int e = 0; e < hd; e++) {
-                dqi[e] += ds * kt[e];
+                dqi[e] += ds * kr[e];
                 dkt[e] += ds * qi[e];
+                dvt[e] += pt * go[e];
             }
         }
     }

@@ -43,7 +43,7 @@ void swiglu_backward(jaclip_pool *pool, float *dg, float *du, const float *g, co
 void rope_backward(float *dx, int C, int head_dim, int first, int n_tokens, const float *sin_t, const float *cos_t);
 
 /* attention_forward's backward over the same packed segments: dq, dk, dv (T,C) += ...;
- * the softmax is recomputed from q, k. scratch holds 2 * pool_size * max_len floats. */
+ * the softmax is recomputed from q, k. scratch holds pool_size * (2 + 2*hd) * max_len floats. */
 void attention_backward(jaclip_pool *pool, float *dq, float *dk, float *dv, const float *dout, const float *q,
                         const float *k, const float *v, const int *seg, int n_seg, int H, int hd, float scale,
                         float *scratch, int max_len);

@@ -381,7 +381,10 @@ static jaclip_status run_towers(jc_clip *c, const float *pixels, int B, const in
     size_t nfeat = bw ? 2 * (size_t)(B > n ? B : n) * c->dim : 0;
     int threads = jaclip_pool_size(c->pool);
     int ml = v.n1 > max_len ? v.n1 : max_len;
-    size_t nscore = 2 * (size_t)threads * ml;
+    int hdmax = c->cfg.vision.embed_dim / c->cfg.vision.num_heads;
+    if (c->cfg.text.hidden_size / c->cfg.text.num_attention_heads > hdmax)
+        hdmax = c->cfg.text.hidden_size / c->cfg.text.num_attention_heads;
+    size_t nscore = (size_t)threads * (2 + 2 * (size_t)hdmax) * ml;
     size_t total = nv + nt + gmax + nfeat + nscore + (size_t)B + 1 + 16;
     float *buf = act_get(c, total, err);
     if (!buf) return JACLIP_ERR_NOMEM;

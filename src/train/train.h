@@ -99,4 +99,36 @@ double jc_lr_at(const jc_adamw *o, int64_t step);
  * c->g. Returns the gradient norm before clipping. */
 double jc_adamw_step(jc_adamw *o, jc_clip *c);
 
+
+/* ---- the trainer (trainer.c) ---------------------------------------------------------------- */
+typedef struct jc_train_opts {
+    const char *model;      /* dir with config.json + preprocessor_config.json (+ model.safetensors) */
+    const char *tokenizer;  /* spiece.model (default MODEL/spiece.model) */
+    bool scratch;           /* random init even when MODEL has weights */
+    const char *data, *split;           /* ROOT and split of the training shards */
+    const char *eval_data, *eval_split; /* held-out split for zero-shot eval (optional) */
+    int eval_samples;                   /* 0 = the whole split */
+    const char *out;        /* output dir: checkpoint (model dir + optimizer state) and log.jsonl */
+    const char *resume;     /* checkpoint dir to continue from (usually == out) */
+    int64_t steps;          /* optimizer steps (0: from epochs) */
+    double epochs;
+    int batch, accum;       /* micro-batch size and micro-batches per step */
+    double lr, min_lr, warmup_frac, weight_decay, clip, beta1, beta2, eps;
+    int64_t warmup;         /* steps (overrides warmup_frac when >= 0) */
+    uint64_t seed;
+    bool hflip;
+    int log_every, eval_every, ckpt_every;
+    int64_t stop_after;     /* stop (with a checkpoint) after this many steps of this run; 0 = no */
+    int threads;
+    bool quiet;
+} jc_train_opts;
+
+jc_train_opts jc_train_default_opts(void);
+/* Overrides opts from a JSON object whose keys are the option names of `jaclip train`
+ * (with '_' or '-'); strings are copied into *owned (free with jc_free_strings-like loop). */
+jaclip_status jc_train_opts_from_json(const char *path, jc_train_opts *o, char ***owned, int *n_owned,
+                                      jaclip_err *err);
+/* Runs the whole training; prints progress to stderr and log lines to stdout. */
+jaclip_status jc_train_run(const jc_train_opts *o, jaclip_err *err);
+
 #endif

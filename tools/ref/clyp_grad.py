@@ -81,6 +81,7 @@ def cmd_compare(a):
         den = max(float(np.linalg.norm(w)), 1e-6 * tot)
         rel = float(np.linalg.norm(g - w)) / den
         worst = max(worst, rel)
+        if a.verbose: print("%-90s %.3g" % (k, rel))
         if rel > a.tol:
             print("%s: relative error %.3g > %.1g" % (k, rel, a.tol))
             bad += 1
@@ -121,6 +122,7 @@ def main():
         ap.add_argument("got")
         ap.add_argument("want")
         ap.add_argument("--tol", type=float, default=1e-4)
+        ap.add_argument("--verbose", action="store_true")
         cmd_compare(ap.parse_args())
         return
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
