@@ -244,7 +244,15 @@ void jc_clip_init_random(jc_clip *c, uint64_t seed)
         } else if (is_norm) {
             for (size_t k = 0; k < p->n; k++) x[k] = 1.0f;
         } else {
-            for (size_t k = 0; k < p->n; k++) x[k] = (float)(0.02 * trunc_normal(&s));
+            /* matrices: std 1/sqrt(fan_in) (so that small widths still pass signal; a fixed 0.02
+             * leaves the class token of a 16-wide tower input-independent and training collapses
+             * to constant features); embeddings, class token and positions: 0.02 */
+            double std = 0.02;
+            if (p->decay) {
+                size_t fan_in = p->n / (size_t)p->shape[0];
+                std = 1.0 / sqrt((double)fan_in);
+            }
+            for (size_t k = 0; k < p->n; k++) x[k] = (float)(std * trunc_normal(&s));
         }
     }
 }

@@ -50,8 +50,9 @@ typedef struct jc_clip {
 jaclip_status jc_clip_create(const jc_clyp_config *cfg, const char *cfg_dir, jaclip_pool *pool, jc_clip **out,
                              jaclip_err *err);
 void jc_clip_free(jc_clip *c);
-/* Random initialisation from seed (truncated normal 0.02 for matrices and embeddings,
- * LayerNorm 1/0, biases 0, temperature = temperature_init). */
+/* Random initialisation from seed (truncated normal: std 1/sqrt(fan_in) for weight matrices,
+ * 0.02 for embeddings, class token and positions; LayerNorm 1/0, biases 0, temperature =
+ * temperature_init). */
 void jc_clip_init_random(jc_clip *c, uint64_t seed);
 /* Loads every parameter from a safetensors file (any float dtype), by key name. */
 jaclip_status jc_clip_load_weights(jc_clip *c, const char *path, jaclip_err *err);
