@@ -20,6 +20,7 @@ static const char *const kUsage =
     "  --tokenizer FILE    a SentencePiece .model file\n"
     "  --texts-from FILE   one text per line ('\\n'-separated; '-' reads stdin); lines may hold any bytes\n"
     "  --max-len N         at most N ids per text including [CLS] (default 77, as the model)\n"
+    "  --                  ends the options (for texts that start with '--')\n"
     "\n"
     "example:\n"
     "  jaclip tokenize --tokenizer spiece.model 犬の写真 \"a photo of a dog\"\n"
