@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""clyp_tokenize.py — the Python reference for jaclip's tokenizer (src/text/).
+r"""clyp_tokenize.py — the Python reference for jaclip's tokenizer (src/text/).
 
 Implements CLYPTokenizer's rules (model-spec.md §6.2-6.3) on top of Debian's python3-sentencepiece
 0.1.97, written from the spec:
