@@ -62,4 +62,13 @@ for bad in "$tmp/nonexistent.model" "$tmp/trunc.model"; do
         echo "ok   error: $(cat "$tmp/e")"
     fi
 done
+# Bad --texts-from and bad usage: non-zero exit, a message, nothing on stdout.
+for args in "--texts-from $tmp/none.txt" "--texts-from $tmp" "" "--max-len 0 x" "--bogus x"; do
+    # shellcheck disable=SC2086
+    if "$JACLIP_BIN" tokenize --tokenizer "$MODEL" $args > "$tmp/o" 2> "$tmp/e" || [ -s "$tmp/o" ] || [ ! -s "$tmp/e" ]; then
+        echo "FAIL: 'tokenize $args' did not fail cleanly"; fail=1
+    else
+        echo "ok   usage error: $(head -1 "$tmp/e")"
+    fi
+done
 exit $fail
