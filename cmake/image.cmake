@@ -5,8 +5,8 @@
 #
 # The image and base sources are compiled a second time with coverage instrumentation
 # (-fsanitize=fuzzer-no-link) into their own static library, so the ordinary library and the
-# jaclip binary stay uninstrumented. Crashers go to tests/image/fuzz-crashers/, which
-# tests/image/test_image.c replays on every test run.
+# jaclip binary stay uninstrumented. Crashers (and small inputs reaching new error paths) go to
+# tests/image/fuzz-corpus/, which tests/image/test_image.c replays on every test run.
 if(CMAKE_C_COMPILER_ID MATCHES "Clang")
   file(GLOB JACLIP_FUZZ_SOURCES CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/src/image/*.c ${CMAKE_SOURCE_DIR}/src/base/*.c)
   add_library(jaclip_image_fuzzlib STATIC EXCLUDE_FROM_ALL ${JACLIP_FUZZ_SOURCES})
