@@ -14,6 +14,7 @@
  * COORD(x0 + (i + 0.5) * scale) where the position is accumulated step by step in double.
  */
 #include <math.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -145,9 +146,9 @@ static void vpass(const uint8_t *src, int rowlen, uint8_t *dst, int oh, int ksiz
  * (kx), 8 lanes at a time in three accumulators; lane i of accumulator a always holds channel
  * (8a + i) % ch because every 24-element block starts on a pixel boundary for ch = 1..4.
  * Vertical: 8 output bytes at a time, the sum kept in a register across the taps. */
-static int use_simd = -1;
+static atomic_int use_simd = -1; /* -1: decide on first use (threads may race to the same value) */
 
-void jc_resample_set_simd(int on) { use_simd = on; }
+void jc_resample_set_simd(int on) { atomic_store(&use_simd, on); }
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
@@ -245,11 +246,13 @@ __attribute__((target("avx2"))) static void vpass_avx2(const uint8_t *src, int r
 static int simd_enabled(void)
 {
 #ifdef JC_HAVE_AVX2
-    if (use_simd < 0) {
+    int v = atomic_load(&use_simd);
+    if (v < 0) {
         const char *e = getenv("JACLIP_NO_SIMD");
-        use_simd = (e && *e && *e != '0') ? 0 : __builtin_cpu_supports("avx2") ? 1 : 0;
+        v = (e && *e && *e != '0') ? 0 : __builtin_cpu_supports("avx2") ? 1 : 0;
+        atomic_store(&use_simd, v);
     }
-    return use_simd > 0 && __builtin_cpu_supports("avx2");
+    return v > 0 && __builtin_cpu_supports("avx2");
 #else
     return 0;
 #endif
