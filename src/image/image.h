@@ -75,6 +75,9 @@ jaclip_status jc_image_apply_orientation(jc_image *img, const char *name, jaclip
  * needs, then the vertical pass. src is (h, w, ch), dst is (oh, ow, ch). */
 jaclip_status jc_resample_bicubic_u8(const uint8_t *src, int w, int h, int ch, uint8_t *dst, int ow,
                                      int oh, jaclip_err *err);
+/* Chooses the AVX2 passes (1, the default where the CPU has AVX2 and JACLIP_NO_SIMD is unset)
+ * or the portable ones (0); both give identical bytes. For tests and benchmarks. */
+void jc_resample_set_simd(int on);
 /* Same for Pillow mode I (int32, double weights, ROUND_UP), as ImagingResample*_32bpc. */
 jaclip_status jc_resample_bicubic_i32(const int32_t *src, int w, int h, int32_t *dst, int ow, int oh,
                                       jaclip_err *err);
@@ -83,7 +86,9 @@ jaclip_status jc_resample_nearest(const uint8_t *src, int w, int h, int bpp, uin
                                   int oh, jaclip_err *err);
 
 /* Reads a Hugging Face preprocessor_config.json (CLYPImageProcessor): `image_size` and
- * `normalization_type` into p (other fields untouched). Missing keys keep p's values. */
-jaclip_status jc_image_params_from_config(const char *path, jaclip_image_params *p, jaclip_err *err);
+ * `normalization_type` into p (other fields untouched). Missing keys keep p's values.
+ * norm_name (may be NULL) receives the normalization_type string. */
+jaclip_status jc_image_params_from_config(const char *path, jaclip_image_params *p, char *norm_name,
+                                          size_t norm_name_size, jaclip_err *err);
 
 #endif

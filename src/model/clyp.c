@@ -17,7 +17,7 @@
 
 jaclip_model_params jaclip_model_default_params(void)
 {
-    jaclip_model_params p = {.tokenizer_path = NULL, .n_threads = 0, .pool = NULL};
+    jaclip_model_params p = {.tokenizer_path = NULL, .n_threads = 0, .pool = NULL, .allow_unknown_config = 0};
     return p;
 }
 
@@ -66,6 +66,7 @@ jaclip_status jaclip_model_load(const char *dir, const jaclip_model_params *p, j
     char *wpath = jc_path_join(dir, "model.safetensors");
     char *tpath = p->tokenizer_path ? jc_strdup(p->tokenizer_path) : jc_path_join(dir, "spiece.model");
     if (!m->dir || !wpath || !tpath) rc = jc_err(err, JACLIP_ERR_NOMEM, "out of memory");
+    m->cfg.allow_unknown_keys = p->allow_unknown_config != 0;
     if (!rc) rc = jc_config_load(dir, &m->cfg, err);
     if (!rc && !jc_file_exists(tpath))
         rc = jc_err(err, JACLIP_ERR_IO,
@@ -197,10 +198,13 @@ jaclip_status jaclip_embed_texts(jaclip_model *m, const char *const *texts, int 
     const int32_t **rows = jc_malloc_array((size_t)(n > 0 ? n : 1), sizeof *rows);
     int *lens = jc_malloc_array((size_t)(n > 0 ? n : 1), sizeof *lens);
     jaclip_status rc = (!ids || !rows || !lens) ? jc_err(err, JACLIP_ERR_NOMEM, "out of memory") : JACLIP_OK;
+    /* CLYP truncates to 77 ids; a small model with fewer positions truncates to what it has */
+    int max_ids = m->cfg.text.max_position_embeddings < JACLIP_MAX_TEXT_LEN ? m->cfg.text.max_position_embeddings
+                                                                            : JACLIP_MAX_TEXT_LEN;
     for (int i = 0; !rc && i < n; i++) {
         rows[i] = ids + (size_t)i * JACLIP_MAX_TEXT_LEN;
-        rc = jaclip_tokenize(m->tok, texts[i], strlen(texts[i]), ids + (size_t)i * JACLIP_MAX_TEXT_LEN,
-                             JACLIP_MAX_TEXT_LEN, &lens[i], err);
+        rc = jaclip_tokenize(m->tok, texts[i], strlen(texts[i]), ids + (size_t)i * JACLIP_MAX_TEXT_LEN, max_ids,
+                             &lens[i], err);
         if (rc) jc_err_prefix(err, "text %d", i);
     }
     if (!rc && n > 0) rc = embed_packed(m, rows, lens, n, out, err);
