@@ -384,7 +384,9 @@ static jaclip_status run_towers(jc_clip *c, const float *pixels, int B, const in
     int hdmax = c->cfg.vision.embed_dim / c->cfg.vision.num_heads;
     if (c->cfg.text.hidden_size / c->cfg.text.num_attention_heads > hdmax)
         hdmax = c->cfg.text.hidden_size / c->cfg.text.num_attention_heads;
-    size_t nscore = (size_t)threads * (2 + 2 * (size_t)hdmax) * ml;
+    size_t per_thread = attention_scratch_floats(ml, hdmax); /* forward */
+    if ((2 + 2 * (size_t)hdmax) * ml > per_thread) per_thread = (2 + 2 * (size_t)hdmax) * ml; /* backward */
+    size_t nscore = (size_t)threads * per_thread;
     size_t total = nv + nt + gmax + nfeat + nscore + (size_t)B + 1 + 16;
     float *buf = act_get(c, total, err);
     if (!buf) return JACLIP_ERR_NOMEM;

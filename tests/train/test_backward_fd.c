@@ -260,7 +260,9 @@ static void test_attention(jaclip_pool *pool)
     float q[13 * 8], k[13 * 8], v[13 * 8], r[13 * 8], dq[13 * 8] = {0}, dk[13 * 8] = {0}, dv[13 * 8] = {0}, out[13 * 8];
     fill(q, T * C, 1.5), fill(k, T * C, 1.5), fill(v, T * C, 1), fill(r, T * C, 1);
     int threads = jaclip_pool_size(pool);
-    float *scratch = calloc((size_t)threads * (2 + 2 * hd) * 7, sizeof(float));
+    size_t per = attention_scratch_floats(7, hd) > (size_t)(2 + 2 * hd) * 7 ? attention_scratch_floats(7, hd)
+                                                                         : (size_t)(2 + 2 * hd) * 7;
+    float *scratch = calloc((size_t)threads * per, sizeof(float));
     float scale = 0.5f;
     attention_backward(pool, dq, dk, dv, r, q, k, v, seg, nseg, H, hd, scale, scratch, 7);
     attention_forward(pool, out, q, k, v, seg, nseg, H, hd, scale, scratch, 7);
