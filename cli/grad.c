@@ -41,7 +41,7 @@ static void usage(FILE *f)
             "example:\n"
             "  jaclip grad --model small-model --image dog.jpg cat.png --text 犬の写真 猫の写真 --out g.safetensors\n"
             "prints:\n"
-            "  loss 0.693147 temperature 0.07 pairs 2\n");
+            "  loss 1.84734752 temperature 0.0142999999 pairs 2\n");
 }
 
 static bool take_values(int argc, char **argv, int *i, cli_strs *list)

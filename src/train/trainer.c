@@ -84,9 +84,10 @@ jaclip_status jc_train_opts_from_json(const char *path, jc_train_opts *o, char *
             o->seed = (uint64_t)it->valuedouble;
             continue;
         } else {
+            jaclip_status st = jc_err(err, JACLIP_ERR_FORMAT, "%s: unknown option \"%s\" (see jaclip train --help)",
+                                      path, it->string);
             cJSON_Delete(j);
-            return jc_err(err, JACLIP_ERR_FORMAT, "%s: unknown option \"%s\" (see jaclip train --help)", path,
-                          it->string);
+            return st;
         }
 #undef S_
 #undef D_

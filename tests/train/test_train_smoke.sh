@@ -7,7 +7,8 @@
 #  2. --resume continues exactly: 12 steps in one go == 6 steps, stop, resume 6 more
 #     (identical per-step losses in log.jsonl and identical model.safetensors);
 #  3. the checkpoint is a model directory `jaclip embed` loads;
-#  4. a NaN in the weights stops training with a message naming step 1.
+#  4. a NaN in the weights stops training with a message naming step 1;
+#  5. captions from key.txt train too, and bad arguments fail with a clear message.
 set -euo pipefail
 JACLIP_BIN=${JACLIP_BIN:-build/jaclip}
 PY=/usr/bin/python3
@@ -67,4 +68,17 @@ if "$JACLIP_BIN" train --model "$tmp/nan" --tokenizer $TOK --data "$tmp/data" --
 fi
 cat "$tmp/nan.err"
 grep -q "step 1: the loss is NaN" "$tmp/nan.err"
+
+# 5. key.txt captions; errors
+$PY tests/train/make_tiny_data.py ../shared/datasets/cifar10 "$tmp/txtdata" 32 --txt
+"$JACLIP_BIN" train "${common[@]}" --data "$tmp/txtdata" --steps 4 --out "$tmp/txtrun" > /dev/null
+test "$(grep -c '"loss"' "$tmp/txtrun/log.jsonl")" = 4
+if "$JACLIP_BIN" train "${common[@]}" --data "$tmp/nowhere" --steps 2 --out "$tmp/x" 2> "$tmp/e1"; then exit 1; fi
+grep -q "nowhere" "$tmp/e1"
+if "$JACLIP_BIN" train "${common[@]}" --steps 2 2> "$tmp/e2"; then exit 1; fi
+grep -q -- "--out DIR" "$tmp/e2"
+echo '{"batch": 16, "no_such_option": 1}' > "$tmp/bad.json"
+if "$JACLIP_BIN" train --config "$tmp/bad.json" 2> "$tmp/e3"; then exit 1; fi
+grep -q 'unknown option "no_such_option"' "$tmp/e3"
+cat "$tmp/e1" "$tmp/e2" "$tmp/e3"
 echo "ok"
