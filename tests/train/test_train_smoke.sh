@@ -8,7 +8,8 @@
 #     (identical per-step losses in log.jsonl and identical model.safetensors);
 #  3. the checkpoint is a model directory `jaclip embed` loads;
 #  4. a NaN in the weights stops training with a message naming step 1;
-#  5. captions from key.txt train too, and bad arguments fail with a clear message.
+#  5. captions from key.txt train too, --accum runs, and bad arguments fail with a clear message;
+#  6. `jaclip grad` on image files and texts writes every parameter's gradient.
 set -euo pipefail
 JACLIP_BIN=${JACLIP_BIN:-build/jaclip}
 PY=/usr/bin/python3
@@ -73,6 +74,8 @@ grep -q "step 1: the loss is NaN" "$tmp/nan.err"
 $PY tests/train/make_tiny_data.py ../shared/datasets/cifar10 "$tmp/txtdata" 32 --txt
 "$JACLIP_BIN" train "${common[@]}" --data "$tmp/txtdata" --steps 4 --out "$tmp/txtrun" > /dev/null
 test "$(grep -c '"loss"' "$tmp/txtrun/log.jsonl")" = 4
+"$JACLIP_BIN" train "${common[@]}" --batch 8 --accum 2 --steps 3 --out "$tmp/accum" > "$tmp/accum.txt"
+grep -q "3 steps of 2 x 8 pairs" "$tmp/accum.txt"
 if "$JACLIP_BIN" train "${common[@]}" --data "$tmp/nowhere" --steps 2 --out "$tmp/x" 2> "$tmp/e1"; then exit 1; fi
 grep -q "nowhere" "$tmp/e1"
 if "$JACLIP_BIN" train "${common[@]}" --steps 2 2> "$tmp/e2"; then exit 1; fi
@@ -81,4 +84,27 @@ echo '{"batch": 16, "no_such_option": 1}' > "$tmp/bad.json"
 if "$JACLIP_BIN" train --config "$tmp/bad.json" 2> "$tmp/e3"; then exit 1; fi
 grep -q 'unknown option "no_such_option"' "$tmp/e3"
 cat "$tmp/e1" "$tmp/e2" "$tmp/e3"
+
+# 6. jaclip grad from files
+I=../shared/images/photos
+"$JACLIP_BIN" grad --model tests/golden/model/small --tokenizer $TOK --image $I/chelsea.png $I/coffee.png \
+  --text 猫の写真 コーヒーの写真 --out "$tmp/g.safetensors" > "$tmp/g.txt"
+grep -q "^loss [0-9.]* temperature 0.0142999999 pairs 2$" "$tmp/g.txt"
+$PY - "$tmp/g.safetensors" <<'PYEOF'
+import sys
+sys.path.insert(0, "tools/ref")
+import clyp_ref
+import numpy as np
+g = clyp_ref.st_read(sys.argv[1])
+w = clyp_ref.st_read("tests/golden/model/small/model.safetensors")
+want = {k for k, v in w.items() if v.is_floating_point()}
+assert set(g) == want, set(g) ^ want
+assert all(g[k].shape == w[k].shape for k in want)
+assert all(np.isfinite(g[k].numpy()).all() for k in want)
+print("grad: %d tensors" % len(g))
+PYEOF
+if "$JACLIP_BIN" grad --model tests/golden/model/small --tokenizer $TOK --image $I/chelsea.png \
+     --text a b --out "$tmp/g2.safetensors" 2> "$tmp/e4"; then exit 1; fi
+grep -q "as many texts as images" "$tmp/e4"
+test ! -e "$tmp/g2.safetensors"
 echo "ok"
