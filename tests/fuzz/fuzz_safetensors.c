@@ -2,7 +2,7 @@
  * fuzz_safetensors.c — libFuzzer target for the safetensors reader: any byte string is
  * parsed as a .safetensors image; every tensor it accepts is then fetched as float32 with its
  * own shape (exercising the F16/BF16 conversion and the bounds that jc_st_parse promised).
- * Build: CC=clang CXX=clang++ cmake -S . -B build-fuzz -DJACLIP_FUZZ=ON && cmake --build build-fuzz
+ * Build: CC=clang CXX=clang++ cmake -S . -B build-fuzz && cmake --build build-fuzz --target fuzz_safetensors
  * Run:   build-fuzz/fuzz_safetensors -max_total_time=60 tests/golden/model/small/
  */
 #include <stdlib.h>
