@@ -119,6 +119,12 @@ def main(d):
     a[:100, :, 3] = 0
     a[100:150, :, 3] = 255
     write_png(P("png-rgba-big.png"), a, 8, 6)
+    # files that end early: PNG without IEND (Pillow reads it), JPEG without EOI (Pillow refuses)
+    with open(P("png-rgba8.png"), "rb") as f:
+        png = f.read()
+    assert png[-8:-4] == b"IEND"
+    with open(P("png-no-iend.png"), "wb") as f:
+        f.write(png[:-12])
     # sizes: no resize (longer side == 224), upscale, thin, round half to even
     for w, h in [(224, 100), (100, 224), (224, 224), (50, 30), (225, 1), (1, 300), (1000, 3),
                  (448, 5), (448, 7), (448, 3), (1000, 2), (2, 1000), (3, 1)]:
@@ -130,6 +136,10 @@ def main(d):
     for ss, name in ((0, "444"), (1, "422"), (2, "420")):
         base.save(P(f"jpeg-{name}.jpg"), quality=90, subsampling=ss)
     base.save(P("jpeg-progressive.jpg"), quality=85, progressive=True)
+    with open(P("jpeg-444.jpg"), "rb") as f:
+        jpg = f.read()
+    with open(P("jpeg-no-eoi.jpg"), "wb") as f:
+        f.write(jpg[:-2])
     base.convert("L").save(P("jpeg-gray-odd.jpg"), quality=80)
     base.convert("CMYK").save(P("jpeg-cmyk.jpg"), quality=90)
     Image.fromarray(smooth(900, 1400, 3).astype(np.uint8)).save(P("jpeg-big.jpg"), quality=92)
