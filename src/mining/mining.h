@@ -208,3 +208,57 @@ typedef void (*jc_pair_fn)(void *ctx, const jc_pair *pair);
  * for every pair that passes. Used by jc_mine_files, the tests and the fuzz target. */
 void jc_mine_record(const jc_mine_params *p, const char *source, const void *rec /* jc_warc_record */, jc_pair_fn cb,
                     void *ctx, jc_mine_stats *st);
+
+/* ---- sha256.c --------------------------------------------------------------------------- */
+
+/* SHA-256 of a buffer as 64 lower-case hex digits + NUL (img2dataset's "sha256" column). */
+void jc_sha256_hex(const void *data, size_t len, char out[65]);
+
+/* ---- imgsniff.c ------------------------------------------------------------------------- */
+
+typedef struct jc_img_sniff {
+    const char *ext;  /* "jpg", "png", "webp", "gif", or NULL when not an image */
+    const char *mime; /* "image/jpeg", ... */
+    int width, height; /* from the header; 0 when not found */
+    bool complete;    /* the stream ends where the format says it ends (JPEG EOI, PNG IEND,
+                         GIF trailer, WebP RIFF size): catches truncated downloads */
+} jc_img_sniff;
+
+/* Identifies an encoded image by its bytes and checks that it is whole. This is the
+ * downloader's decode check until the image layer's decoder (jaclip_image_letterbox_mem)
+ * is merged; it parses headers and container structure, not the compressed pixels. */
+void jc_img_sniff_buf(const uint8_t *d, size_t n, jc_img_sniff *out);
+
+/* ---- downloader.c ----------------------------------------------------------------------- */
+
+typedef struct jc_download_params {
+    int shard_size;        /* rows per shard: 10000 */
+    int parallel;          /* concurrent transfers: 64 */
+    double timeout;        /* seconds per attempt (whole transfer): 10 */
+    double connect_timeout; /* seconds: 5 */
+    int retries;           /* extra attempts after a transient failure: 2 */
+    double backoff;        /* first retry delay in seconds, doubled each time: 0.5 */
+    int64_t max_size;      /* largest accepted body in bytes: 20 MiB */
+    int oom_shard_count;   /* digits of the shard number in keys and names: 5 */
+    bool check_robots;     /* honour X-Robots-Tag noai/noimageai/noindex/noimageindex: true */
+    const char *user_agent;
+    const char *url_col, *caption_col; /* input column names: "url", "caption" */
+    bool quiet;
+} jc_download_params;
+
+jc_download_params jc_download_default_params(void);
+
+typedef struct jc_download_stats {
+    uint64_t rows, shards_written, shards_skipped, success, failed, retries, bytes;
+    /* failures by reason, in the order of jc_download_reason_name */
+    uint64_t by_reason[16];
+} jc_download_stats;
+
+const char *jc_download_reason_name(int i); /* NULL past the last */
+
+/* Downloads every row of a JSONL(.gz) pairs file into DIR/NNNNN.tar WebDataset shards
+ * (key.jpg|png|webp, key.txt = caption, key.json = metadata) and DIR/NNNNN_stats.json.
+ * A shard is finished when its _stats.json exists (written after the tar is renamed into
+ * place); finished shards are skipped, so a killed run is resumed by running it again. */
+jaclip_status jc_download(const char *pairs_path, const char *out_dir, const jc_download_params *p,
+                          jc_download_stats *st, jaclip_err *err);
