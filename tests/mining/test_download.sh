@@ -121,7 +121,7 @@ PYEOF
 mkdir -p "$T/k"
 "$J" download "$T/many.jsonl" --out "$T/k" --shard-size 6 --parallel 2 -q 2>/dev/null &
 DL=$!
-for _ in $(seq 100); do
+for _ in $(seq 300); do
   n=$(find "$T/k" -name "*_stats.json" 2>/dev/null | wc -l)
   [ "$n" -ge 3 ] && break
   sleep 0.1
