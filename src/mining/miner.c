@@ -56,6 +56,7 @@ typedef struct emit_ctx {
     jc_pair_fn cb;
     void *cb_ctx;
     jc_mine_stats *st;
+    bool unescape; /* WAT values: older WATs kept entities; HTML attributes are decoded already */
 } emit_ctx;
 
 static void emit(emit_ctx *e, const char *src, const char *alt)
@@ -77,7 +78,8 @@ static void emit(emit_ctx *e, const char *src, const char *alt)
         free(url);
         return;
     }
-    size_t n = jc_html_unescape(cap, strlen(cap));
+    size_t n = strlen(cap);
+    if (e->unescape) n = jc_html_unescape(cap, n);
     jc_text_normalize(cap, n);
     size_t chars = jc_utf8_count(cap);
     if (chars == 0) st->no_alt++;
@@ -303,7 +305,7 @@ void jc_mine_record(const jc_mine_params *p, const char *source, const void *rec
                     jc_mine_stats *st)
 {
     const jc_warc_record *rec = record;
-    emit_ctx e = {p, source, rec->offset, rec->target_uri, NULL, NULL, JC_LANG_UNKNOWN, cb, ctx, st};
+    emit_ctx e = {p, source, rec->offset, rec->target_uri, NULL, NULL, JC_LANG_UNKNOWN, cb, ctx, st, !p->from_html};
     if (p->from_html) {
         if (strcmp(rec->type, "response") == 0 || strcmp(rec->type, "resource") == 0) mine_html(&e, rec);
     } else if (strcmp(rec->type, "metadata") == 0 && rec->block_len > 0 && rec->block[0] == '{') {

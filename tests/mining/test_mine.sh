@@ -113,7 +113,7 @@ grep -q '"url":"https://upload.wikimedia.org/' "$T/ww3.jsonl" && ok "whirlwind W
 "$J" mine "$T/ja/ja.warc.wat.gz" --dedup-db "$T/seen.db" --out "$T/d2.jsonl" -q 2>"$T/d2.err"
 "$J" mine "$T/ja/ja.warc.gz" --from-html --dedup-db "$T/seen.db" --out "$T/d3.jsonl" -q 2>"$T/d3.err"
 n1=$(wc -l <"$T/d1.jsonl"); n2=$(wc -l <"$T/d2.jsonl"); n3=$(wc -l <"$T/d3.jsonl")
-[ "$n1" = 14 ] && [ "$n2" = 0 ] && [ "$n3" = 2 ] && grep -q "14 duplicates" "$T/d2.err" \
+[ "$n1" = 15 ] && [ "$n2" = 0 ] && [ "$n3" = 2 ] && grep -q "15 duplicates" "$T/d2.err" \
   && ok "dedup db: run 1 $n1, same WAT again $n2, the WARC then adds only the $n3 HTML-only images" \
   || bad "dedup: $n1 $n2 $n3"
 

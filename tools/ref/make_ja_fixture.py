@@ -81,7 +81,7 @@ def main():
             texts.append(t)
     texts = texts[:10]
 
-    # (attributes as written, expected url for HTML route, for WAT route, alt, japanese?)
+    # (attributes as written, expected url (HTML route), WAT-route note or caption, caption, japanese?)
     imgs = []
     for i, t in enumerate(texts):
         imgs.append((f'src="/img/nav{i}.png" alt="{t}"', urljoin(BASE, f'/img/nav{i}.png'), None, t, 1))
@@ -99,6 +99,9 @@ def main():
         ('src="/img/empty.png" alt=""', None, None, '', 0),
         ('src="javascript:void(0)" alt="スクリプトの画像"', '-', None, 'スクリプトの画像', 1),
         ('SRC=/img/upper.gif ALT=大文字の属性です', 'https://perldoc.jp/img/upper.gif', None, '大文字の属性です', 1),
+        # decoded once from HTML; the WAT route decodes WAT values again (older WATs kept entities)
+        ('src="/img/tag.png" alt="&amp;lt;タグ&amp;gt;の説明"', 'https://perldoc.jp/img/tag.png', '<タグ>の説明',
+         '&lt;タグ&gt;の説明', 1),
     ]
     block = '\n<div class="synthetic-images">\n' + '\n'.join(f'<img {a}>' for a, *_ in imgs) + '\n</div>\n'
     page = html.replace('<body onload="prettyPrint();return true;">',
@@ -115,7 +118,7 @@ def main():
             if wat == 'absent' or wat == '-':
                 continue  # WAT keeps only src: srcset/data-src images are missed or data: URIs
             if alt and url and url != '-':
-                f.write(f'{url}\t{alt}\t{ja}\n')
+                f.write(f'{url}\t{wat or alt}\t{ja}\n')
 
     def record(wtype, uri, ctype, block, extra=''):
         head = (f'WARC/1.0\r\nWARC-Type: {wtype}\r\nWARC-Date: 2024-05-18T01:58:10Z\r\n'
