@@ -7,7 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <zlib.h>
+
 #include "base/base.h"
+#include "io/warc.h"
 #include "mining/mining.h"
 #include "testutil.h"
 
@@ -229,8 +232,74 @@ static void test_dedup(void)
     CHECK(jc_dedup_open(path, &d, &err) == JACLIP_ERR_FORMAT && strstr(err.msg, "bogus.dedup"), "bad file named");
 }
 
+typedef struct pairs {
+    int n;
+    char url[4][128], cap[4][128];
+    bool ja[4];
+} pairs;
+
+static void on_pair(void *ctx, const jc_pair *p)
+{
+    pairs *v = ctx;
+    if (v->n >= 4) return;
+    snprintf(v->url[v->n], 128, "%s", p->url);
+    snprintf(v->cap[v->n], 128, "%s", p->caption);
+    v->ja[v->n] = p->japanese;
+    v->n++;
+}
+
+/* A response with Transfer-Encoding: chunked over Content-Encoding: gzip over Shift_JIS. */
+static void test_http_bodies(void)
+{
+    /* <html><img src="a.jpg" alt="犬の写真"></html> with 犬の写真 in Shift_JIS */
+    const char html[] = "<html><body><img src=\"a.jpg\" alt=\"\x8c\xa2\x82\xcc\x8e\xca\x90\x5e\"></body></html>";
+    uint8_t gz[512];
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    deflateInit2(&z, 6, Z_DEFLATED, 31, 8, Z_DEFAULT_STRATEGY);
+    z.next_in = (Bytef *)html;
+    z.avail_in = (uInt)strlen(html);
+    z.next_out = gz;
+    z.avail_out = sizeof gz;
+    deflate(&z, Z_FINISH);
+    size_t gl = sizeof gz - z.avail_out;
+    deflateEnd(&z);
+    char block[2048];
+    size_t h = (size_t)snprintf(block, sizeof block,
+                                "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=Shift_JIS\r\n"
+                                "Transfer-Encoding: chunked\r\nContent-Encoding: gzip\r\n\r\n");
+    size_t half = gl / 2;
+    h += (size_t)snprintf(block + h, sizeof block - h, "%zx\r\n", half);
+    memcpy(block + h, gz, half);
+    h += half;
+    h += (size_t)snprintf(block + h, sizeof block - h, "\r\n%zx\r\n", gl - half);
+    memcpy(block + h, gz + half, gl - half);
+    h += gl - half;
+    h += (size_t)snprintf(block + h, sizeof block - h, "\r\n0\r\n\r\n");
+    jc_warc_record rec;
+    memset(&rec, 0, sizeof rec);
+    rec.type = "response";
+    rec.content_type = "application/http; msgtype=response";
+    rec.target_uri = "https://ex.jp/dir/page.html";
+    rec.block = (const uint8_t *)block;
+    rec.block_len = h;
+    jc_mine_params p = jc_mine_default_params();
+    p.from_html = true;
+    jc_mine_stats st = {0};
+    pairs v = {0};
+    jc_mine_record(&p, "test", &rec, on_pair, &v, &st);
+    CHECK(v.n == 1 && strcmp(v.url[0], "https://ex.jp/dir/a.jpg") == 0 && strcmp(v.cap[0], "犬の写真") == 0 && v.ja[0],
+          "chunked + gzip + Shift_JIS body: n=%d url=%s cap=%s", v.n, v.n ? v.url[0] : "", v.n ? v.cap[0] : "");
+    /* a 404 page and a non-HTML body yield nothing */
+    memcpy(block, "HTTP/1.1 404 Not", 16);
+    v.n = 0;
+    jc_mine_record(&p, "test", &rec, on_pair, &v, &st);
+    CHECK(v.n == 0, "404 response ignored");
+}
+
 int main(void)
 {
+    test_http_bodies();
     test_url();
     test_text();
     test_charset();
