@@ -131,7 +131,7 @@ static const char *members(const char *p, const char *e, const char *const *keys
         if (p >= e || *p != ':') return NULL;
         p = ws(p + 1, e);
         for (int i = 0; i < n; i++)
-            if (!vals[i] && k.n && keys[i][0] == k.p[0] && strncmp(keys[i], k.p, k.n) == 0 && keys[i][k.n] == 0) {
+            if (!vals[i] && k.n && keys[i][0] == k.p[0] && strnlen(keys[i], k.n + 1) == k.n && memcmp(keys[i], k.p, k.n) == 0) {
                 vals[i] = p;
                 found++;
             }
