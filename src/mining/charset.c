@@ -64,6 +64,12 @@ static void canonical(const char *label, char *out, size_t out_size)
         {"iso-8859-1", "WINDOWS-1252"}, {"latin1", "WINDOWS-1252"}, {"us-ascii", "WINDOWS-1252"},
         {"ascii", "WINDOWS-1252"},    {"windows-1252", "WINDOWS-1252"},
     };
+    /* a <meta> cannot truthfully declare UTF-16/32 (it would not be readable as ASCII): HTML5
+     * says to read such pages as UTF-8 */
+    if (strncmp(l, "utf-16", 6) == 0 || strncmp(l, "utf-32", 6) == 0 || strncmp(l, "ucs", 3) == 0) {
+        snprintf(out, out_size, "UTF-8");
+        return;
+    }
     for (size_t i = 0; i < sizeof map / sizeof *map; i++)
         if (strcmp(l, map[i].label) == 0) {
             snprintf(out, out_size, "%s", map[i].name);
