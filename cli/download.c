@@ -34,11 +34,15 @@ static void usage(FILE *f)
             "  --url-col NAME       input column with the URL (default url)\n"
             "  --caption-col NAME   input column with the caption (default caption)\n"
             "  --user-agent UA      User-Agent header\n"
+            "  --resize N           store the model's letterbox of side N (the exact preprocessing of\n"
+            "                       jaclip_image_letterbox_mem) as JPEG instead of the bytes as served\n"
+            "  --jpeg-quality Q     JPEG quality for --resize (default 95)\n"
             "  --ignore-robots      do not honour X-Robots-Tag noai/noimageai/noindex/noimageindex\n"
             "  -q, --quiet          no progress line\n"
             "\n"
             "Checks: http(s) only (redirects too, at most 5), Content-Type image/* or octet-stream, the\n"
-            "bytes must be a complete JPEG, PNG or WebP (GIF is refused: the image layer cannot read it).\n"
+            "bytes must be a complete JPEG, PNG or WebP that the image layer decodes (GIF is refused:\n"
+            "the image layer cannot read it).\n"
             "\n"
             "example: jaclip download pairs.jsonl.gz --out shards/ --shard-size 10000 --parallel 64\n",
             d.shard_size, d.parallel, d.timeout, d.connect_timeout, d.backoff, d.retries, d.backoff,
@@ -86,6 +90,12 @@ static int run_download(int argc, char **argv)
             if (!(p.caption_col = cli_value(cmd, argc, argv, &i))) return 2;
         } else if (strcmp(a, "--user-agent") == 0) {
             if (!(p.user_agent = cli_value(cmd, argc, argv, &i))) return 2;
+        } else if (strcmp(a, "--resize") == 0) {
+            if (!(v = cli_value(cmd, argc, argv, &i)) || !cli_parse_int(cmd, a, v, 1, 16384, &l)) return 2;
+            p.resize = (int)l;
+        } else if (strcmp(a, "--jpeg-quality") == 0) {
+            if (!(v = cli_value(cmd, argc, argv, &i)) || !cli_parse_int(cmd, a, v, 1, 100, &l)) return 2;
+            p.jpeg_quality = (int)l;
         } else if (strcmp(a, "--ignore-robots") == 0) p.check_robots = false;
         else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) p.quiet = true;
         else if (a[0] == '-' && a[1]) return cli_failf(cmd, "unknown option '%s' (jaclip download --help)", a), 2;

@@ -26,7 +26,7 @@ static bool valid_utf8(const uint8_t *s, size_t n)
             continue;
         }
         uint32_t cp;
-        int k = jc_utf8_decode(s + i, n - i, &cp);
+        int k = jc_mn_utf8_decode(s + i, n - i, &cp);
         if (cp == 0xFFFD && k == 1) {
             /* a sequence cut by the end of a clipped record is not evidence against UTF-8 */
             return n - i < 4 && (s[i] & 0xC0) == 0xC0;
@@ -153,8 +153,8 @@ static char *utf8_clean(const uint8_t *in, size_t len, size_t *out_len)
             continue;
         }
         uint32_t cp;
-        int k = jc_utf8_decode(in + i, len - i, &cp);
-        if (cp == 0xFFFD && k == 1) w += (size_t)jc_utf8_encode(0xFFFD, o + w);
+        int k = jc_mn_utf8_decode(in + i, len - i, &cp);
+        if (cp == 0xFFFD && k == 1) w += (size_t)jc_mn_utf8_encode(0xFFFD, o + w);
         else {
             memcpy(o + w, in + i, (size_t)k);
             w += (size_t)k;
@@ -191,7 +191,7 @@ char *jc_to_utf8(const uint8_t *in, size_t len, const char *charset, size_t *out
         if (errno == E2BIG) break; /* cannot happen with our bound; stop safely */
         /* EILSEQ or EINVAL (cut sequence): emit U+FFFD, skip one byte, reset the state */
         if (ol < 4) break;
-        int k = jc_utf8_encode(0xFFFD, op);
+        int k = jc_mn_utf8_encode(0xFFFD, op);
         op += k;
         ol -= (size_t)k;
         ip++;

@@ -33,7 +33,10 @@
 #include <curl/curl.h>
 #include <zlib.h>
 
+#include <jpeglib.h>
+
 #include "base/base.h"
+#include "image/image.h"
 #include "io/tar.h"
 #include "mining/mining.h"
 
@@ -50,6 +53,7 @@ enum {
     R_BAD_URL,
     R_REDIRECTS,
     R_BAD_ROW,
+    R_DECODE,
     R_OTHER,
     R_N
 };
@@ -57,7 +61,7 @@ enum {
 static const char *const reason_names[R_N] = {
     "http error",  "timeout",         "connection failed", "too large", "content-type not an image",
     "not an image", "unsupported format", "truncated",      "x-robots-tag", "bad url",
-    "too many redirects", "bad input row", "other"};
+    "too many redirects", "bad input row", "cannot decode", "other"};
 
 const char *jc_download_reason_name(int i) { return i >= 0 && i < R_N ? reason_names[i] : NULL; }
 
@@ -74,6 +78,7 @@ jc_download_params jc_download_default_params(void)
     p.max_size = (int64_t)20 << 20;
     p.oom_shard_count = 5;
     p.check_robots = true;
+    p.jpeg_quality = 95;
     p.user_agent = "Mozilla/5.0 (compatible; jaclip/0.1; +https://github.com/rom1504/img2dataset)";
     p.url_col = "url";
     p.caption_col = "caption";
@@ -109,6 +114,8 @@ typedef struct job {
     bool too_large, bad_ctype, robots, check_robots;
     char ctype[128];
     char errbuf[CURL_ERROR_SIZE];
+    char sha256[65];     /* of the downloaded bytes */
+    size_t orig_len;
     struct job *next;    /* retry queue */
     struct job *run_next; /* list of transfers in the multi handle */
 } job;
@@ -198,7 +205,7 @@ static void shard_close(dl *d, shard *s)
         cJSON_AddNumberToObject(o, "successes", (double)s->success);
         int64_t dl_fail = 0, dec_fail = 0;
         for (int r = 0; r < R_N; r++) {
-            if (r == R_NOT_IMAGE || r == R_UNSUPPORTED || r == R_TRUNCATED) dec_fail += s->by_reason[r];
+            if (r == R_NOT_IMAGE || r == R_UNSUPPORTED || r == R_TRUNCATED || r == R_DECODE) dec_fail += s->by_reason[r];
             else dl_fail += s->by_reason[r];
             if (s->by_reason[r]) cJSON_AddNumberToObject(rd, reason_names[r], (double)s->by_reason[r]);
         }
@@ -267,25 +274,30 @@ static void row_failed(dl *d, shard *s, int reason, const char *msg)
     finish_row(d, s);
 }
 
-static void row_success(dl *d, job *j, const jc_img_sniff *sn)
+typedef struct img_out {
+    const char *ext, *mime;
+    int w, h, ow, oh; /* stored size and original size */
+} img_out;
+
+static void row_success(dl *d, job *j, const img_out *sn)
 {
     shard *s = j->sh;
-    char key[64], name[96], sha[65];
+    char key[64], name[96];
+    const char *sha = j->sha256;
     key_of(d, s, j->idx, key, sizeof key);
-    jc_sha256_hex(j->data, j->len, sha);
     cJSON *meta = j->row; /* the row's columns, plus what img2dataset adds */
     j->row = NULL;
     cJSON_DeleteItemFromObjectCaseSensitive(meta, "key");
     cJSON_AddStringToObject(meta, "key", key);
     cJSON_AddStringToObject(meta, "status", "success");
     cJSON_AddNullToObject(meta, "error_message");
-    cJSON_AddNumberToObject(meta, "width", sn->width);
-    cJSON_AddNumberToObject(meta, "height", sn->height);
-    cJSON_AddNumberToObject(meta, "original_width", sn->width);
-    cJSON_AddNumberToObject(meta, "original_height", sn->height);
+    cJSON_AddNumberToObject(meta, "width", sn->w);
+    cJSON_AddNumberToObject(meta, "height", sn->h);
+    cJSON_AddNumberToObject(meta, "original_width", sn->ow);
+    cJSON_AddNumberToObject(meta, "original_height", sn->oh);
     cJSON_AddStringToObject(meta, "mime", sn->mime);
-    cJSON_AddNumberToObject(meta, "size", (double)j->len);
-    cJSON_AddStringToObject(meta, "sha256", sha);
+    cJSON_AddNumberToObject(meta, "size", (double)j->orig_len);
+    cJSON_AddStringToObject(meta, "sha256", sha); /* of the bytes as downloaded, as img2dataset */
     char *js = cJSON_PrintUnformatted(meta);
     const cJSON *cap = cJSON_GetObjectItemCaseSensitive(meta, d->p->caption_col);
     const char *caption = cJSON_IsString(cap) ? cap->valuestring : "";
@@ -511,6 +523,97 @@ static int classify(job *j, CURLcode rc, const jc_img_sniff *sn, bool *transient
     return -1;
 }
 
+/* libjpeg error handling without exit(): longjmp back */
+#include <setjmp.h>
+typedef struct jerr {
+    struct jpeg_error_mgr mgr;
+    jmp_buf jb;
+} jerr;
+static void jerr_exit(j_common_ptr c) { longjmp(((jerr *)c->err)->jb, 1); }
+
+/* RGB (w*h*3) -> JPEG in a malloc'd buffer. */
+static bool encode_jpeg(const uint8_t *rgb, int w, int h, int quality, uint8_t **out, size_t *out_len)
+{
+    struct jpeg_compress_struct c;
+    jerr je;
+    unsigned char *buf = NULL;
+    unsigned long len = 0;
+    c.err = jpeg_std_error(&je.mgr);
+    je.mgr.error_exit = jerr_exit;
+    if (setjmp(je.jb)) {
+        jpeg_destroy_compress(&c);
+        free(buf);
+        return false;
+    }
+    jpeg_create_compress(&c);
+    jpeg_mem_dest(&c, &buf, &len);
+    c.image_width = (JDIMENSION)w;
+    c.image_height = (JDIMENSION)h;
+    c.input_components = 3;
+    c.in_color_space = JCS_RGB;
+    jpeg_set_defaults(&c);
+    jpeg_set_quality(&c, quality, TRUE);
+    jpeg_start_compress(&c, TRUE);
+    while (c.next_scanline < c.image_height) {
+        JSAMPROW row = (JSAMPROW)(rgb + (size_t)c.next_scanline * (size_t)w * 3);
+        jpeg_write_scanlines(&c, &row, 1);
+    }
+    jpeg_finish_compress(&c);
+    jpeg_destroy_compress(&c);
+    *out = buf;
+    *out_len = len;
+    return true;
+}
+
+/* The decode check with the image layer's decoders (the ones training and inference use),
+ * and with --resize the model's letterbox to a square re-encoded as JPEG. Returns -1 when
+ * the image is usable, else a failure reason with msg. */
+static int decode_check(dl *d, job *j, img_out *io, char *msg, size_t msg_size)
+{
+    jaclip_err e;
+    jaclip_image_params ip = jaclip_image_default_params();
+    const char *why;
+    if (d->p->resize > 0) {
+        ip.image_size = d->p->resize;
+        size_t n = (size_t)ip.image_size * (size_t)ip.image_size * 3;
+        uint8_t *rgb = malloc(n), *jpg = NULL;
+        size_t jl = 0;
+        if (!rgb) {
+            snprintf(msg, msg_size, "out of memory");
+            return R_OTHER;
+        }
+        if (jaclip_image_letterbox_mem(j->data, j->len, j->url, &ip, rgb, &e) != JACLIP_OK) {
+            free(rgb);
+            goto bad;
+        }
+        bool ok = encode_jpeg(rgb, ip.image_size, ip.image_size, d->p->jpeg_quality, &jpg, &jl);
+        free(rgb);
+        if (!ok) {
+            snprintf(msg, msg_size, "cannot encode the resized image");
+            return R_OTHER;
+        }
+        free(j->data);
+        j->data = jpg;
+        j->len = j->cap = jl;
+        io->ext = "jpg";
+        io->mime = "image/jpeg";
+        io->w = io->h = ip.image_size;
+        return -1;
+    }
+    jc_image img;
+    if (jc_image_decode(j->data, j->len, j->url, ip.max_pixels, 0, &img, &e) != JACLIP_OK) goto bad;
+    io->w = io->ow = img.w;
+    io->h = io->oh = img.h;
+    jc_image_free(&img);
+    return -1;
+bad:
+    /* messages start with the URL; keep the part after it so the stats group by cause */
+    why = strncmp(e.msg, j->url, strlen(j->url)) == 0 ? e.msg + strlen(j->url) : e.msg;
+    while (*why == ':' || *why == ' ') why++;
+    snprintf(msg, msg_size, "cannot decode: %.200s", why);
+    return R_DECODE;
+}
+
 static void job_done(dl *d, job *j, CURLcode rc)
 {
     curl_multi_remove_handle(d->multi, j->h);
@@ -526,9 +629,16 @@ static void job_done(dl *d, job *j, CURLcode rc)
     char msg[256];
     int r = classify(j, rc, &sn, &transient, msg, sizeof msg);
     if (r < 0) {
-        row_success(d, j, &sn);
-        job_free(j);
-        return;
+        img_out io = {sn.ext, sn.mime, sn.width, sn.height, sn.width, sn.height};
+        jc_sha256_hex(j->data, j->len, j->sha256);
+        j->orig_len = j->len;
+        r = decode_check(d, j, &io, msg, sizeof msg);
+        if (r < 0) {
+            row_success(d, j, &io);
+            job_free(j);
+            return;
+        }
+        transient = false;
     }
     if (transient && j->attempt < d->p->retries) {
         j->not_before = jc_now() + d->p->backoff * pow(2.0, j->attempt);

@@ -91,7 +91,7 @@ void jc_script_count(const char *utf8, size_t len, jc_script_counts *c)
             continue;
         }
         uint32_t cp;
-        i += (size_t)jc_utf8_decode(s + i, len - i, &cp);
+        i += (size_t)jc_mn_utf8_decode(s + i, len - i, &cp);
         if (!is_letter(cp)) continue;
         c->letters++;
         if (is_kana(cp)) c->kana++;
@@ -114,7 +114,7 @@ static void jis_build(void)
     for (uint32_t cp = JIS_LO; cp <= JIS_HI; cp++) {
         if (!is_kanji(cp)) continue;
         char in[4], out[8];
-        int n = jc_utf8_encode(cp, in);
+        int n = jc_mn_utf8_encode(cp, in);
         char *ip = in, *op = out;
         size_t il = (size_t)n, ol = sizeof out;
         iconv(cd, NULL, NULL, NULL, NULL);
@@ -206,7 +206,7 @@ bool jc_is_japanese(const char *utf8, jc_page_lang page, const jc_ja_params *p, 
     const uint8_t *s = (const uint8_t *)utf8;
     for (size_t i = 0; i < len;) {
         uint32_t cp;
-        i += (size_t)jc_utf8_decode(s + i, len - i, &cp);
+        i += (size_t)jc_mn_utf8_decode(s + i, len - i, &cp);
         if (cp != 0x3005 && cp != 0x3007 && cp != 0x303B && is_kanji(cp) && !jc_kanji_in_jis0208(cp)) {
             *why = "kanji outside JIS X 0208 (a Chinese form)";
             return false;

@@ -81,7 +81,7 @@ static void emit(emit_ctx *e, const char *src, const char *alt)
     size_t n = strlen(cap);
     if (e->unescape) n = jc_html_unescape(cap, n);
     jc_text_normalize(cap, n);
-    size_t chars = jc_utf8_count(cap);
+    size_t chars = jc_mn_utf8_count(cap);
     if (chars == 0) st->no_alt++;
     else if ((int)chars < e->p->min_chars) st->too_short++;
     else if ((int)chars > e->p->max_chars) st->too_long++;
@@ -365,7 +365,7 @@ static void json_str(out_file *o, const char *s)
             i++;
         } else {
             uint32_t cp;
-            int k = jc_utf8_decode(u + i, n - i, &cp);
+            int k = jc_mn_utf8_decode(u + i, n - i, &cp);
             if (cp == 0xFFFD && k == 1) line_put(o, "\\ufffd", 6);
             else line_put(o, (const char *)u + i, (size_t)k);
             i += (size_t)k;

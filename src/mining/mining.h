@@ -24,11 +24,11 @@
 
 /* Decodes one UTF-8 code point at s (n bytes available); returns bytes used (>= 1) and sets
  * *cp, or U+FFFD for an invalid/overlong/truncated sequence (consuming one byte). */
-int jc_utf8_decode(const uint8_t *s, size_t n, uint32_t *cp);
+int jc_mn_utf8_decode(const uint8_t *s, size_t n, uint32_t *cp);
 /* Encodes cp into out (4 bytes room); returns the length. */
-int jc_utf8_encode(uint32_t cp, char *out);
+int jc_mn_utf8_encode(uint32_t cp, char *out);
 /* Number of code points in a valid UTF-8 string. */
-size_t jc_utf8_count(const char *s);
+size_t jc_mn_utf8_count(const char *s);
 /* Decodes HTML character references (&amp; &#12354; &#x3042; and the common named ones)
  * in place; returns the new length. Unknown references are left as written. */
 size_t jc_html_unescape(char *s, size_t len);
@@ -224,9 +224,9 @@ typedef struct jc_img_sniff {
                          GIF trailer, WebP RIFF size): catches truncated downloads */
 } jc_img_sniff;
 
-/* Identifies an encoded image by its bytes and checks that it is whole. This is the
- * downloader's decode check until the image layer's decoder (jaclip_image_letterbox_mem)
- * is merged; it parses headers and container structure, not the compressed pixels. */
+/* Identifies an encoded image by its bytes and checks that it is whole (headers and
+ * container structure, not the compressed pixels): the downloader's cheap first check, before
+ * the image layer decodes the image. */
 void jc_img_sniff_buf(const uint8_t *d, size_t n, jc_img_sniff *out);
 
 /* ---- downloader.c ----------------------------------------------------------------------- */
@@ -241,6 +241,9 @@ typedef struct jc_download_params {
     int64_t max_size;      /* largest accepted body in bytes: 20 MiB */
     int oom_shard_count;   /* digits of the shard number in keys and names: 5 */
     bool check_robots;     /* honour X-Robots-Tag noai/noimageai/noindex/noimageindex: true */
+    int resize;            /* > 0: store the model's letterbox (jaclip_image_letterbox_mem) of this
+                              side, re-encoded as JPEG; 0: the bytes as served (default) */
+    int jpeg_quality;      /* for --resize: 95, as img2dataset */
     const char *user_agent;
     const char *url_col, *caption_col; /* input column names: "url", "caption" */
     bool quiet;

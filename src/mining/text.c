@@ -11,7 +11,7 @@
 
 #include "mining/mining.h"
 
-int jc_utf8_decode(const uint8_t *s, size_t n, uint32_t *cp)
+int jc_mn_utf8_decode(const uint8_t *s, size_t n, uint32_t *cp)
 {
     uint8_t c = s[0];
     if (c < 0x80) {
@@ -46,7 +46,7 @@ int jc_utf8_decode(const uint8_t *s, size_t n, uint32_t *cp)
     return len;
 }
 
-int jc_utf8_encode(uint32_t cp, char *o)
+int jc_mn_utf8_encode(uint32_t cp, char *o)
 {
     if (cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) cp = 0xFFFD;
     if (cp < 0x80) {
@@ -71,7 +71,7 @@ int jc_utf8_encode(uint32_t cp, char *o)
     return 4;
 }
 
-size_t jc_utf8_count(const char *s)
+size_t jc_mn_utf8_count(const char *s)
 {
     size_t n = 0;
     for (; *s; s++)
@@ -325,7 +325,7 @@ size_t jc_html_unescape(char *s, size_t len)
             continue;
         }
         char enc[4];
-        int n = jc_utf8_encode(cp, enc);
+        int n = jc_mn_utf8_encode(cp, enc);
         /* a reference is always at least as long as its encoding ("&#N;" >= 4 bytes, or a name) */
         if ((size_t)n > i - r) {
             s[w++] = s[r++];
@@ -352,7 +352,7 @@ size_t jc_text_normalize(char *s, size_t len)
     bool pending_space = false;
     while (r < len) {
         uint32_t cp;
-        int n = jc_utf8_decode((const uint8_t *)s + r, len - r, &cp);
+        int n = jc_mn_utf8_decode((const uint8_t *)s + r, len - r, &cp);
         bool space = is_space_cp(cp) || cp < 0x20 || cp == 0x7F || (cp >= 0x80 && cp < 0xA0) || cp == 0x200C ||
                      cp == 0x200D;
         if (space) {

@@ -206,7 +206,7 @@ static const char *text_of(jw *w, const span *s)
                     }
                     if (cp == 0) cp = ' ';
                 }
-                d += jc_utf8_encode(cp, d); /* <= 4 bytes from >= 6 input bytes */
+                d += jc_mn_utf8_encode(cp, d); /* <= 4 bytes from >= 6 input bytes */
                 break;
             }
             default: *d++ = c; break; /* \" \\ \/ and lenient others */

@@ -37,7 +37,8 @@ rows = [("img/photos/china.jpg", "中国の写真", "success"), ("img/formats/ho
         ("octet/formats/gray.jpg", "オクテット", "success"), ("fake.jpg", "偽物", "not an image"),
         ("big", "大きすぎる", "larger than the size limit"), ("redirect/photos/nagasaki-boats.jpg", "リダイレクト", "success"),
         ("loop", "無限リダイレクト", "too many redirects"), ("noai/formats/baseline.jpg", "AI禁止", "X-Robots-Tag"),
-        ("gif", "ジフ", "unsupported format gif")]
+        ("gif", "ジフ", "unsupported format gif"),
+        ("img/broken/png-crashers/badadler.png", "壊れた画像", "cannot decode")]
 for u, c, want in rows:
     print(json.dumps({"url": f"{B}/{u}", "caption": c, "page_url": "https://ex.jp/p", "title": "t",
                       "source": "s.warc.gz", "offset": 7, "want": want}, ensure_ascii=False))
@@ -58,6 +59,7 @@ def check(c, m):
     bad |= not c
 tars = sorted(glob.glob(f'{out}/*.tar'))
 check([os.path.basename(t) for t in tars] == ['00000.tar', '00001.tar', '00002.tar'], f'3 shards of 8 rows: {tars}')
+import struct
 got = {}
 for t in tars:
     with tarfile.open(t) as tf:
@@ -90,9 +92,14 @@ for k, w in succ.items():
     check(data == src and hashlib.sha256(src).hexdigest() == meta['sha256'] and meta['size'] == len(src),
           f'{k}: {rel} bytes and sha256 identical to the served file')
     check(s['txt'].decode() == w['caption'] and meta['caption'] == w['caption'] and meta['key'] == k and
-          meta['status'] == 'success' and meta['page_url'] == 'https://ex.jp/p' and meta['width'] > 0, f'{k}: txt/json columns')
+          meta['status'] == 'success' and meta['page_url'] == 'https://ex.jp/p', f'{k}: txt/json columns')
+    from PIL import Image
+    import io
+    im = Image.open(io.BytesIO(src))
+    check((meta['width'], meta['height'], meta['original_width'], meta['original_height']) == im.size * 2,
+          f'{k}: width/height {meta["width"]}x{meta["height"]} = Pillow {im.size}')
 stats = [json.load(open(p)) for p in sorted(glob.glob(f'{out}/*_stats.json'))]
-check(sum(s['count'] for s in stats) == 19 and sum(s['successes'] for s in stats) == len(succ), 'stats totals')
+check(sum(s['count'] for s in stats) == 20 and sum(s['successes'] for s in stats) == len(succ), 'stats totals')
 msgs = {}
 for s in stats:
     for m, n in s['error_messages'].items():
@@ -108,6 +115,26 @@ grep -q "retries" "$T/dl.err" && grep -q "failed, timeout: 1" "$T/dl.err" && ok 
 # rerun: everything finished, nothing downloaded again
 "$J" download "$T/pairs.jsonl" --out "$T/out" --shard-size 8 --parallel 4 -q 2>"$T/dl2.err"
 grep -q "0 shards written, 3 finished shards skipped" "$T/dl2.err" && ok "rerun skips the 3 finished shards" || bad "rerun: $(cat "$T/dl2.err")"
+
+# ---- 1b. --resize: the model's letterbox, stored as JPEG ---------------------------------------
+head -3 "$T/pairs.jsonl" >"$T/three.jsonl"
+"$J" download "$T/three.jsonl" --out "$T/rs" --resize 64 -q 2>/dev/null || bad "resize exit"
+$PY - "$T/rs/00000.tar" "$IMG" <<'PYEOF' || fail=1
+import io, json, sys, tarfile
+from PIL import Image
+tf = tarfile.open(sys.argv[1])
+names = tf.getnames()
+imgs = [n for n in names if n.endswith('.jpg')]
+ok = len(imgs) == 3 and not any(n.endswith(('.png', '.webp')) for n in names)
+for n in imgs:
+    im = Image.open(io.BytesIO(tf.extractfile(n).read()))
+    meta = json.loads(tf.extractfile(n[:-4] + '.json').read())
+    src = Image.open(sys.argv[2] + '/' + meta['url'].split('/', 4)[4])
+    ok &= im.format == 'JPEG' and im.size == (64, 64) and (meta['width'], meta['height']) == (64, 64)
+    ok &= (meta['original_width'], meta['original_height']) == src.size
+print(("ok: " if ok else "FAIL: ") + "--resize 64: 3 JPEGs of 64x64 with the original sizes in the json")
+sys.exit(0 if ok else 1)
+PYEOF
 
 # ---- 2. kill -9 mid-run, restart -----------------------------------------------------------------
 $PY - "$B" >"$T/many.jsonl" <<'PYEOF'

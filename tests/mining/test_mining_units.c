@@ -74,7 +74,7 @@ static void test_text(void)
     snprintf(s, sizeof s, " \t 東京\xe3\x80\x80タワー\n\n夜景\xc2\xa0 \xff!  ");
     jc_text_normalize(s, strlen(s));
     CHECK(strcmp(s, "東京 タワー 夜景 !") == 0, "normalize: '%s'", s);
-    CHECK(jc_utf8_count("富士山abc") == 6, "utf8 count");
+    CHECK(jc_mn_utf8_count("富士山abc") == 6, "utf8 count");
 }
 
 static void test_charset(void)
