@@ -22,6 +22,8 @@ static void usage(FILE *f)
             "  --out PATH           output JSONL(.gz) (required)\n"
             "  --from-html          parse WARC responses (src, data-src, srcset, alt, <base>, charset)\n"
             "  --lang ja|any        keep Japanese captions only (default ja) or every language\n"
+            "  --allow-empty-alt    with --lang any, also keep images without alt (caption \"\";\n"
+            "                       cc2dataset's image_only mode)\n"
             "  --dedup-db PATH      persistent set of image URLs already mined (created if missing);\n"
             "                       a new snapshot mined against it only yields new images\n"
             "  --dedup-key url|url+caption   what counts as a duplicate (default url)\n"
@@ -61,6 +63,7 @@ static int run_mine(int argc, char **argv)
         } else if (strcmp(a, "--out") == 0 || strcmp(a, "-o") == 0) {
             if (!(out = cli_value(cmd, argc, argv, &i))) goto bad;
         } else if (strcmp(a, "--from-html") == 0) p.from_html = true;
+        else if (strcmp(a, "--allow-empty-alt") == 0) p.allow_empty_alt = true;
         else if (strcmp(a, "--lang") == 0) {
             if (!(v = cli_value(cmd, argc, argv, &i))) goto bad;
             if (strcmp(v, "ja") == 0) p.lang_any = false;

@@ -63,10 +63,11 @@ static void emit(emit_ctx *e, const char *src, const char *alt)
 {
     jc_mine_stats *st = e->st;
     st->images++;
-    if (!alt || !*alt) {
+    if ((!alt || !*alt) && !e->p->allow_empty_alt) {
         st->no_alt++;
         return;
     }
+    if (!alt) alt = "";
     char *url = jc_url_resolve(e->base ? e->base : e->page_url, src);
     if (!url || !jc_url_is_http(url)) {
         st->bad_url++;
@@ -82,7 +83,13 @@ static void emit(emit_ctx *e, const char *src, const char *alt)
     if (e->unescape) n = jc_html_unescape(cap, n);
     jc_text_normalize(cap, n);
     size_t chars = jc_mn_utf8_count(cap);
-    if (chars == 0) st->no_alt++;
+    if (chars == 0 && e->p->allow_empty_alt) {
+        st->no_alt++;
+        if (e->p->lang_any) {
+            jc_pair pair = {url, cap, e->page_url, e->title ? e->title : "", e->source, e->offset, false};
+            e->cb(e->cb_ctx, &pair);
+        }
+    } else if (chars == 0) st->no_alt++;
     else if ((int)chars < e->p->min_chars) st->too_short++;
     else if ((int)chars > e->p->max_chars) st->too_long++;
     else if (looks_like_filename(cap)) st->filename++;

@@ -166,6 +166,8 @@ int jc_wat_images(const char *json, size_t len, const char *fallback_uri, const 
 typedef struct jc_mine_params {
     bool from_html;        /* read WARC responses instead of WAT metadata */
     bool lang_any;         /* keep every language (default: Japanese only) */
+    bool allow_empty_alt;  /* keep images without alt, caption "" (cc2dataset's image_only mode;
+                              such rows are never Japanese, so use it with lang_any) */
     jc_ja_params ja;
     int min_chars, max_chars; /* caption length limits in code points: 2, 256 */
     const char *dedup_db;  /* persistent dedup set, or NULL */

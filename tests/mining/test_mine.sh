@@ -51,6 +51,25 @@ if got != exp:
     sys.exit(1)
 print(f"ok: resiliparse --from-html: {len(got)} pairs equal the hand-checked list")
 PYEOF
+"$J" mine "$CC/resiliparse_warcfile.warc.gz" --from-html --lang any --allow-empty-alt --dedup-key url+caption \
+  --out "$T/rall.jsonl" 2>/dev/null
+$PY - "$T/rall.jsonl" tests/golden/mining/resiliparse_imgs.tsv <<'PYEOF' || fail=1
+import json, sys
+got = [(str(j['offset']), j['url'], j['caption']) for j in map(json.loads, open(sys.argv[1]))]
+exp, seen = [], set()
+for l in open(sys.argv[2]):
+    if l.startswith('#'): continue
+    off, page, url, alt = l.rstrip('\n').split('\t')
+    if url == '-': continue                          # not http(s): dropped by both
+    alt = '' if alt == '\\N' else ' '.join(alt.replace('\x97', ' ').split())  # C1 control -> space
+    if (url, alt) in seen: continue
+    seen.add((url, alt)); exp.append((off, url, alt))
+ok = got == exp
+print(("ok: " if ok else "FAIL: ") + f"every <img> (with or without alt): {len(got)} unique (url, alt) equal Python html.parser + urljoin")
+if not ok:
+    [print("  extra", g) for g in got if g not in exp]; [print("  missing", e) for e in exp if e not in got]
+sys.exit(0 if ok else 1)
+PYEOF
 grep -q "153 images" "$T/r.err" && ok "153 <img> tags seen (Python html.parser counts 153)" || bad "img count: $(cat "$T/r.err")"
 "$J" mine "$CC/resiliparse_warcfile.warc.gz" --from-html --out "$T/rja.jsonl.gz" 2>"$T/rja.err"
 grep -q "32 pairs, 0 Japanese" "$T/rja.err" && [ "$(zcat "$T/rja.jsonl.gz" | wc -l)" = 0 ] \
