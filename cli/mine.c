@@ -34,6 +34,8 @@ static void usage(FILE *f)
             "  --ja-page-kana R     page is Japanese when kana >= R of its CJK text (default 0.1)\n"
             "  --ja-page-zh R       page is Chinese when kana < R of >= 30 kanji (default 0.02)\n"
             "  --max-html BYTES     largest HTML body parsed (default 8388608)\n"
+            "  -t, --threads N      files mined in parallel (default: all cores; the output is the same\n"
+            "                       for any N: files are written in the order given)\n"
             "  -q, --quiet          no progress line or per-record warnings\n"
             "\n"
             "Japanese rule: a caption with kana is Japanese when (kana+kanji)/letters >= --ja-min-ratio;\n"
@@ -49,6 +51,7 @@ static int run_mine(int argc, char **argv)
     const char *cmd = "mine";
     jc_mine_params p = jc_mine_default_params();
     const char *out = NULL;
+    int threads = 0;
     const char **files = calloc((size_t)argc, sizeof *files);
     int n_files = 0;
     if (!files) return cli_failf(cmd, "out of memory");
@@ -103,6 +106,9 @@ static int run_mine(int argc, char **argv)
         } else if (strcmp(a, "--max-html") == 0) {
             if (!(v = cli_value(cmd, argc, argv, &i)) || !cli_parse_int(cmd, a, v, 1024, 1L << 30, &l)) goto bad;
             p.max_html = (size_t)l;
+        } else if (strcmp(a, "--threads") == 0 || strcmp(a, "-t") == 0) {
+            if (!(v = cli_value(cmd, argc, argv, &i)) || !cli_parse_int(cmd, a, v, 0, 4096, &l)) goto bad;
+            threads = (int)l;
         } else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) p.quiet = true;
         else if (a[0] == '-' && a[1]) {
             cli_failf(cmd, "unknown option '%s' (jaclip mine --help lists them)", a);
@@ -123,7 +129,16 @@ static int run_mine(int argc, char **argv)
     }
     jc_mine_stats st;
     jaclip_err err = {0};
+    jaclip_pool *pool = NULL;
+    if (n_files > 1 && threads != 1) {
+        if (jaclip_pool_create(threads < n_files && threads > 0 ? threads : (threads == 0 ? 0 : n_files), &pool, &err)) {
+            free(files);
+            return cli_fail(cmd, &err);
+        }
+        p.pool = pool;
+    }
     jaclip_status s = jc_mine_files(files, n_files, out, &p, &st, &err);
+    jaclip_pool_free(pool);
     free(files);
     if (s) return cli_fail(cmd, &err);
     fprintf(stderr,

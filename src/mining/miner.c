@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <stdatomic.h>
 #include <sys/stat.h>
 #include <zlib.h>
 
@@ -435,6 +436,122 @@ static void on_pair(void *ctx, const jc_pair *pr)
     on_pair_write(d->out, pr);
 }
 
+/* ---- one file, on a pool thread --------------------------------------------------------------- */
+
+typedef struct pair_rec {
+    size_t url, caption, page_url, title; /* offsets into the job's arena */
+    uint64_t offset;
+    bool japanese;
+} pair_rec;
+
+typedef struct file_job {
+    const char *path, *base;
+    char *arena;
+    size_t arena_len, arena_cap;
+    pair_rec *pairs;
+    size_t n_pairs, cap_pairs;
+    bool oom;
+    jc_mine_stats st;
+    jaclip_status status;
+    jaclip_err err;
+} file_job;
+
+typedef struct file_ctx {
+    const jc_mine_params *p;
+    const char *const *files;
+    file_job *jobs;
+    jc_progress *prog;
+    int first;
+    _Atomic uint64_t bytes; /* input bytes read by all threads, for the progress line */
+} file_ctx;
+
+static size_t arena_put(file_job *j, const char *str)
+{
+    size_t n = strlen(str) + 1;
+    if (j->arena_len + n > j->arena_cap) {
+        size_t nc = j->arena_cap ? j->arena_cap * 2 : 1 << 16;
+        while (nc < j->arena_len + n) nc *= 2;
+        char *na = realloc(j->arena, nc);
+        if (!na) {
+            j->oom = true;
+            return 0;
+        }
+        j->arena = na;
+        j->arena_cap = nc;
+    }
+    memcpy(j->arena + j->arena_len, str, n);
+    j->arena_len += n;
+    return j->arena_len - n;
+}
+
+static void on_pair_collect(void *ctx, const jc_pair *pr)
+{
+    file_job *j = ctx;
+    if (j->oom) return;
+    if (j->n_pairs == j->cap_pairs) {
+        size_t nc = j->cap_pairs ? j->cap_pairs * 2 : 1024;
+        pair_rec *np = realloc(j->pairs, nc * sizeof *np);
+        if (!np) {
+            j->oom = true;
+            return;
+        }
+        j->pairs = np;
+        j->cap_pairs = nc;
+    }
+    pair_rec r;
+    r.url = arena_put(j, pr->url);
+    r.caption = arena_put(j, pr->caption);
+    r.page_url = arena_put(j, pr->page_url);
+    r.title = arena_put(j, pr->title);
+    r.offset = pr->offset;
+    r.japanese = pr->japanese;
+    if (!j->oom) j->pairs[j->n_pairs++] = r;
+}
+
+static void mine_file_task(void *vctx, int task, int thread)
+{
+    file_ctx *fc = vctx;
+    file_job *j = &fc->jobs[task];
+    jc_warc_params wp = jc_warc_default_params();
+    wp.quiet = fc->p->quiet;
+    const char *b = strrchr(j->path, '/');
+    j->base = b ? b + 1 : j->path;
+    jc_warc_reader *r;
+    if ((j->status = jc_warc_open(j->path, &wp, &r, &j->err))) return;
+    jc_warc_record rec;
+    bool eof = false;
+    uint64_t seen = 0;
+    while ((j->status = jc_warc_next(r, &rec, &eof, &j->err)) == JACLIP_OK && !eof) {
+        j->st.records++;
+        jc_mine_record(fc->p, j->base, &rec, on_pair_collect, j, &j->st);
+        uint64_t now = jc_warc_get_stats(r)->bytes_in;
+        if (now - seen >= (1u << 20)) {
+            uint64_t all = atomic_fetch_add(&fc->bytes, now - seen) + (now - seen);
+            seen = now;
+            /* only the caller's thread draws the progress line (jc_progress is not shared) */
+            if (thread == 0 && (int64_t)(all >> 20) > fc->prog->done)
+                jc_progress_add(fc->prog, (int64_t)(all >> 20) - fc->prog->done);
+        }
+        if (j->oom) {
+            j->status = jc_err(&j->err, JACLIP_ERR_NOMEM, "%s: out of memory holding the pairs of this file", j->path);
+            break;
+        }
+    }
+    uint64_t now = jc_warc_get_stats(r)->bytes_in;
+    atomic_fetch_add(&fc->bytes, now - seen);
+    j->st.bytes_in = now;
+    j->st.damaged = jc_warc_get_stats(r)->warnings;
+    j->st.files = 1;
+    jc_warc_close(r);
+}
+
+static void add_stats(jc_mine_stats *a, const jc_mine_stats *b)
+{
+    uint64_t *x = (uint64_t *)a;
+    const uint64_t *y = (const uint64_t *)b;
+    for (size_t i = 0; i < sizeof *a / sizeof(uint64_t); i++) x[i] += y[i];
+}
+
 jaclip_status jc_mine_files(const char *const *files, int n_files, const char *out_path, const jc_mine_params *p,
                             jc_mine_stats *st, jaclip_err *err)
 {
@@ -466,33 +583,40 @@ jaclip_status jc_mine_files(const char *const *files, int n_files, const char *o
     driver d = {o, dedup, p, st};
     jc_progress prog;
     jc_progress_start(&prog, "mine", "MiB", (int64_t)((total + (1 << 20) - 1) >> 20), p->quiet);
-    uint64_t reported_mib = 0;
-    jc_warc_params wp = jc_warc_default_params();
-    wp.quiet = p->quiet;
-    for (int i = 0; i < n_files && s == JACLIP_OK && !o->failed; i++) {
-        jc_warc_reader *r;
-        if ((s = jc_warc_open(files[i], &wp, &r, err))) break;
-        const char *base = strrchr(files[i], '/');
-        base = base ? base + 1 : files[i];
-        jc_warc_record rec;
-        bool eof = false;
-        uint64_t prev_in = st->bytes_in;
-        while ((s = jc_warc_next(r, &rec, &eof, err)) == JACLIP_OK && !eof) {
-            st->records++;
-            jc_mine_record(p, base, &rec, on_pair, &d, st);
-            st->bytes_in = prev_in + jc_warc_get_stats(r)->bytes_in;
-            uint64_t mib = st->bytes_in >> 20;
-            if (mib > reported_mib) {
-                jc_progress_add(&prog, (int64_t)(mib - reported_mib));
-                reported_mib = mib;
-            }
-            if (o->failed) break;
+    file_ctx fc = {p, files, NULL, &prog, 0, 0};
+    int n_threads = p->pool ? jaclip_pool_size(p->pool) : 1;
+    fc.jobs = calloc((size_t)n_threads, sizeof *fc.jobs);
+    if (!fc.jobs) s = jc_err(err, JACLIP_ERR_NOMEM, "out of memory");
+    /* files are mined n_threads at a time, each into its own buffer; the buffers are then
+     * replayed in file order through the dedup set and the writer, so the output does not
+     * depend on the number of threads */
+    for (int f0 = 0; f0 < n_files && s == JACLIP_OK && !o->failed; f0 += n_threads) {
+        int nb = n_files - f0 < n_threads ? n_files - f0 : n_threads;
+        fc.first = f0;
+        for (int k = 0; k < nb; k++) {
+            memset(&fc.jobs[k], 0, sizeof fc.jobs[k]);
+            fc.jobs[k].path = files[f0 + k];
         }
-        st->bytes_in = prev_in + jc_warc_get_stats(r)->bytes_in;
-        st->damaged += jc_warc_get_stats(r)->warnings;
-        st->files++;
-        jc_warc_close(r);
+        jc_pool_run(p->pool, nb, mine_file_task, &fc);
+        for (int k = 0; k < nb; k++) {
+            file_job *j = &fc.jobs[k];
+            if (s == JACLIP_OK && j->status != JACLIP_OK) {
+                s = j->status;
+                if (err) *err = j->err;
+            }
+            if (s == JACLIP_OK)
+                for (size_t i = 0; i < j->n_pairs && !o->failed; i++) {
+                    const pair_rec *r = &j->pairs[i];
+                    jc_pair pr = {j->arena + r->url, j->arena + r->caption, j->arena + r->page_url, j->arena + r->title,
+                                  j->base, r->offset, r->japanese};
+                    on_pair(&d, &pr);
+                }
+            add_stats(st, &j->st);
+            free(j->arena);
+            free(j->pairs);
+        }
     }
+    free(fc.jobs);
     jc_progress_finish(&prog);
     if (s == JACLIP_OK && !o->failed && o->gz && !out_write(o, "", 0, Z_FINISH)) o->failed = true;
     if (o->gz) deflateEnd(&o->z);

@@ -174,6 +174,8 @@ typedef struct jc_mine_params {
     bool dedup_url_alt;    /* key on URL + caption instead of URL */
     size_t max_html;       /* largest HTML body parsed (after decompression): 8 MiB */
     bool quiet;            /* no progress line and no per-file warnings */
+    jaclip_pool *pool;     /* files are mined in parallel on it (NULL: one thread); the output is
+                              the same for any number of threads */
 } jc_mine_params;
 
 jc_mine_params jc_mine_default_params(void);

@@ -30,6 +30,10 @@ for f in "$CC"/*.warc*; do
   b=$(basename "$f")
   "$J" mine "$f" --from-html --lang any -q --out "$T/one.jsonl" 2>"$T/one.err" || bad "$b: exit $?"
 done
+# threads: the same bytes whatever the number of threads
+"$J" mine "$CC"/*.warc* --from-html --lang any --threads 1 -q --out "$T/t1.jsonl" 2>/dev/null
+"$J" mine "$CC"/*.warc* --from-html --lang any --threads 3 -q --out "$T/t3.jsonl" 2>/dev/null
+cmp -s "$T/t1.jsonl" "$T/t3.jsonl" && [ -s "$T/t1.jsonl" ] && ok "--threads 3 output identical to --threads 1" || bad "threads change the output"
 # the clipped record still gives the images before the clip
 "$J" mine "$CC/resiliparse_clipped.warc.gz" --from-html --lang any --out "$T/clip.jsonl" 2>"$T/clip.err"
 n=$(wc -l <"$T/clip.jsonl"); [ "$n" -gt 0 ] && ok "clipped record: $n pairs before the clip" || bad "clipped: no pairs"
