@@ -172,10 +172,12 @@ static size_t produce(jc_warc_reader *r)
         if (!r->in_member) {
             /* a new member must start here: find the gzip magic, skipping garbage */
             uint64_t skipped = 0;
+            bool zeros = true; /* zero padding at the very end of a file is harmless */
             for (;;) {
                 in_ensure(r, 3);
                 size_t n = r->in_len - r->in_pos;
                 if (n < 3) {
+                    for (size_t k = 0; k < n; k++) zeros &= r->in[r->in_pos + k] == 0;
                     skipped += n;
                     r->in_pos = r->in_len;
                     if (r->in_eof) break;
@@ -185,11 +187,14 @@ static size_t produce(jc_warc_reader *r)
                 if (s[0] == 0x1f && s[1] == 0x8b && s[2] == 8) break;
                 const uint8_t *q = memchr(s + 1, 0x1f, n - 1);
                 size_t adv = q ? (size_t)(q - s) : n - 2;
+                for (size_t k = 0; k < adv && zeros; k++) zeros = s[k] == 0;
                 skipped += adv;
                 r->in_pos += adv;
             }
-            if (skipped) {
-                /* zero padding at the very end of a file is harmless; anything else is damage */
+            bool at_end = r->in_len - r->in_pos < 3;
+            if (skipped && zeros && at_end) {
+                r->st.garbage_bytes += skipped;
+            } else if (skipped) {
                 r->st.garbage_bytes += skipped;
                 warnf(r, &r->st.gzip_errors, "%llu bytes that are not a gzip member skipped before offset %llu",
                       (unsigned long long)skipped, (unsigned long long)(r->in_off + r->in_pos));

@@ -274,7 +274,20 @@ static void test_synthetic(void)
         CHECK(n == 2 && idx[1] == 2 && st.oversize == 1, "oversize skipped: n=%d", n);
         free(b.d);
     }
-    /* 5. truncated gzip at the end, and an empty file */
+    /* 5. zero padding after the last member is not damage; garbage between members is */
+    {
+        buf b = {0};
+        static const uint8_t zeros[600];
+        put_gz(&b, rec, make_record(rec, sizeof rec, "response", 0, 100, -1));
+        put(&b, "junk!", 5);
+        put_gz(&b, rec, make_record(rec, sizeof rec, "response", 1, 100, -1));
+        put(&b, zeros, sizeof zeros);
+        int n = count_mem(&b, &st, 0, idx);
+        CHECK(n == 2 && st.gzip_errors == 1 && st.warnings == 1, "junk counted once, trailing zeros not: n=%d gz=%llu",
+              n, (unsigned long long)st.gzip_errors);
+        free(b.d);
+    }
+    /* 6. truncated gzip at the end, and an empty file */
     {
         buf b = {0};
         for (int i = 0; i < 2; i++) put_gz(&b, rec, make_record(rec, sizeof rec, "response", i, 3000, -1));
