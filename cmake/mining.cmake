@@ -11,7 +11,8 @@ if(CMAKE_C_COMPILER_ID MATCHES "Clang")
     ${CMAKE_SOURCE_DIR}/tests/mining/fuzz/fuzz_wat.c
     ${JACLIP_FUZZ_MINING_SOURCES}
     ${CMAKE_SOURCE_DIR}/src/io/warc.c
-    ${CMAKE_SOURCE_DIR}/src/base/base.c)
+    ${CMAKE_SOURCE_DIR}/src/base/base.c
+    ${CMAKE_SOURCE_DIR}/src/base/threadpool.c)
   target_include_directories(fuzz_wat PRIVATE ${CMAKE_SOURCE_DIR}/include ${CMAKE_SOURCE_DIR}/src)
   target_compile_options(fuzz_wat PRIVATE -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer -g -O1)
   target_link_options(fuzz_wat PRIVATE -fsanitize=fuzzer,address,undefined)
