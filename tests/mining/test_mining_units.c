@@ -297,8 +297,22 @@ static void test_http_bodies(void)
     CHECK(v.n == 0, "404 response ignored");
 }
 
+static void test_sha256(void)
+{
+    /* FIPS 180-4 examples */
+    char h[65];
+    jc_sha256_hex("", 0, h);
+    CHECK(strcmp(h, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855") == 0, "sha256('') %s", h);
+    jc_sha256_hex("abc", 3, h);
+    CHECK(strcmp(h, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad") == 0, "sha256(abc) %s", h);
+    const char *m = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"; /* 56 bytes: two-block padding */
+    jc_sha256_hex(m, strlen(m), h);
+    CHECK(strcmp(h, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1") == 0, "sha256(56 B) %s", h);
+}
+
 int main(void)
 {
+    test_sha256();
     test_http_bodies();
     test_url();
     test_text();
