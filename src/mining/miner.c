@@ -457,6 +457,8 @@ typedef struct file_job {
 } file_job;
 
 typedef struct file_ctx {
+    driver *direct; /* one thread: pairs go straight to the writer (memory independent of the
+                       file), else they are collected per file and replayed in order */
     const jc_mine_params *p;
     const char *const *files;
     file_job *jobs;
@@ -523,7 +525,8 @@ static void mine_file_task(void *vctx, int task, int thread)
     uint64_t seen = 0;
     while ((j->status = jc_warc_next(r, &rec, &eof, &j->err)) == JACLIP_OK && !eof) {
         j->st.records++;
-        jc_mine_record(fc->p, j->base, &rec, on_pair_collect, j, &j->st);
+        if (fc->direct) jc_mine_record(fc->p, j->base, &rec, on_pair, fc->direct, &j->st);
+        else jc_mine_record(fc->p, j->base, &rec, on_pair_collect, j, &j->st);
         uint64_t now = jc_warc_get_stats(r)->bytes_in;
         if (now - seen >= (1u << 20)) {
             uint64_t all = atomic_fetch_add(&fc->bytes, now - seen) + (now - seen);
@@ -583,8 +586,9 @@ jaclip_status jc_mine_files(const char *const *files, int n_files, const char *o
     driver d = {o, dedup, p, st};
     jc_progress prog;
     jc_progress_start(&prog, "mine", "MiB", (int64_t)((total + (1 << 20) - 1) >> 20), p->quiet);
-    file_ctx fc = {p, files, NULL, &prog, 0, 0};
     int n_threads = p->pool ? jaclip_pool_size(p->pool) : 1;
+    if (n_threads > n_files) n_threads = n_files;
+    file_ctx fc = {n_threads == 1 ? &d : NULL, p, files, NULL, &prog, 0, 0};
     fc.jobs = calloc((size_t)n_threads, sizeof *fc.jobs);
     if (!fc.jobs) s = jc_err(err, JACLIP_ERR_NOMEM, "out of memory");
     /* files are mined n_threads at a time, each into its own buffer; the buffers are then
