@@ -130,6 +130,7 @@ typedef struct dl {
     job *running;
     int active;
     int oom_sample;
+    int64_t total_rows;
     jc_progress prog;
     jaclip_err *err;
     jaclip_status status;
@@ -142,10 +143,28 @@ static char *shard_path(const dl *d, int64_t id, const char *suffix)
     return jc_path_join(d->dir, name);
 }
 
+/* Finished = the stats file and the tar exist, and the stats count the rows this shard has in
+ * the input now (rows appended to the input since the last run make a short last shard
+ * unfinished again). */
 static bool shard_finished_on_disk(const dl *d, int64_t id)
 {
     char *s = shard_path(d, id, "_stats.json"), *t = shard_path(d, id, ".tar");
     bool done = s && t && jc_file_exists(s) && jc_file_exists(t);
+    if (done) {
+        char *txt = NULL;
+        size_t len;
+        jaclip_err e;
+        done = false;
+        if (jc_read_file(s, 1 << 20, &txt, &len, &e) == JACLIP_OK) {
+            cJSON *o = cJSON_ParseWithLength(txt, len);
+            const cJSON *c = cJSON_GetObjectItemCaseSensitive(o, "count");
+            int64_t expect = d->total_rows - id * d->p->shard_size;
+            if (expect > d->p->shard_size) expect = d->p->shard_size;
+            done = cJSON_IsNumber(c) && (int64_t)c->valuedouble == expect;
+            cJSON_Delete(o);
+            free(txt);
+        }
+    }
     free(s);
     free(t);
     return done;
@@ -746,6 +765,7 @@ jaclip_status jc_download(const char *pairs_path, const char *out_dir, const jc_
     d.err = err;
     d.multi = curl_multi_init();
     for (int64_t v = 1; v < p->shard_size; v *= 10) d.oom_sample++;
+    d.total_rows = total;
     curl_multi_setopt(d.multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)p->parallel);
     jc_progress_start(&d.prog, "download", "rows", total, p->quiet);
 

@@ -116,6 +116,14 @@ grep -q "retries" "$T/dl.err" && grep -q "failed, timeout: 1" "$T/dl.err" && ok 
 "$J" download "$T/pairs.jsonl" --out "$T/out" --shard-size 8 --parallel 4 -q 2>"$T/dl2.err"
 grep -q "0 shards written, 3 finished shards skipped" "$T/dl2.err" && ok "rerun skips the 3 finished shards" || bad "rerun: $(cat "$T/dl2.err")"
 
+# rows appended to the input: the short last shard (00002, 4 rows) is redone, the full ones kept
+cp "$T/pairs.jsonl" "$T/more.jsonl"
+echo "{\"url\": \"$B/img/formats/gray.jpg\", \"caption\": \"追加\"}" >>"$T/more.jsonl"
+"$J" download "$T/more.jsonl" --out "$T/out" --shard-size 8 --parallel 4 -q 2>"$T/dl3.err"
+grep -q "1 shards written, 2 finished shards skipped" "$T/dl3.err" && \
+  $PY -c "import json,sys; s=json.load(open(sys.argv[1])); sys.exit(0 if s['count']==5 and s['successes']==1 else 1)" "$T/out/00002_stats.json" \
+  && ok "appended row: short last shard redone with 5 rows, full shards skipped" || bad "append: $(cat "$T/dl3.err")"
+
 # ---- 1b. --resize: the model's letterbox, stored as JPEG ---------------------------------------
 head -3 "$T/pairs.jsonl" >"$T/three.jsonl"
 "$J" download "$T/three.jsonl" --out "$T/rs" --resize 64 -q 2>/dev/null || bad "resize exit"
