@@ -181,10 +181,18 @@ static int run_classify(int argc, char **argv)
             texts[l * NT + t] = templates.n ? fill_template(templates.v[t], labels.v[l]) : strdup(labels.v[l]);
             if (!texts[l * NT + t]) goto oom;
         }
-    if (jaclip_embed_texts(m, (const char *const *)texts, n_texts, tfeat, &err)) {
-        cli_fail(CMD, &err);
-        goto done;
+    jc_progress prog; /* thousands of labels x templates take minutes: show progress */
+    jc_progress_start(&prog, "label texts", "texts", n_texts, false);
+    for (int i = 0; i < n_texts; i += 64) {
+        int b = n_texts - i < 64 ? n_texts - i : 64;
+        if (jaclip_embed_texts(m, (const char *const *)texts + i, b, tfeat + (size_t)i * D, &err)) {
+            jc_progress_finish(&prog);
+            cli_fail(CMD, &err);
+            goto done;
+        }
+        jc_progress_add(&prog, b);
     }
+    jc_progress_finish(&prog);
     jaclip_l2_normalize(tfeat, n_texts, D);
     for (int l = 0; l < NL; l++) {
         for (int t = 0; t < NT; t++)

@@ -159,7 +159,10 @@ static int run_embed(int argc, char **argv)
     if (ids_path) {
         int L = (int)pre.shape[1];
         lengths = malloc((size_t)n * sizeof *lengths);
-        if (!lengths) goto done;
+        if (!lengths) {
+            cli_failf(CMD, "out of memory");
+            goto done;
+        }
         for (int r = 0; r < n; r++) {
             const int32_t *row = (const int32_t *)pre.data + (size_t)r * L;
             int len = L;
@@ -170,8 +173,8 @@ static int run_embed(int argc, char **argv)
     int B = batch ? (int)batch : (is_img ? 8 : 64);
     if (B > n) B = n;
     feat = malloc((size_t)B * D * sizeof *feat);
-    if (is_img) chw = malloc((size_t)B * 3 * S * S * sizeof *chw);
-    if (!feat || (is_img && !chw)) {
+    if (images.n > 0) chw = malloc((size_t)B * 3 * S * S * sizeof *chw);
+    if (!feat || (images.n > 0 && !chw)) {
         cli_failf(CMD, "out of memory");
         goto done;
     }

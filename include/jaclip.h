@@ -165,7 +165,14 @@ float jaclip_model_temperature(const jaclip_model *m); /* tau: logits = cos / ta
 const jaclip_image_params *jaclip_model_image_params(const jaclip_model *m);
 const jaclip_tokenizer *jaclip_model_tokenizer(const jaclip_model *m); /* NULL if none loaded */
 
-/* Raw neck outputs (not normalised), out is n*dim floats. */
+/* Raw neck outputs (not normalised), out is n*dim floats.
+ * embed_pixels: chw holds n normalised images of 3*S*S floats (S = image_params->image_size),
+ *   e.g. from jaclip_image_letterbox_* + jaclip_image_normalize.
+ * embed_tokens: each row's real tokens are b->lengths[i] if set, else the leading run of
+ *   mask 1s, else the whole row; position ids, if given, must be 0..len-1. Rows run unpadded,
+ *   so padding and batch composition never change a feature (bit for bit).
+ * embed_texts: tokenizes with the model's tokenizer (at most 77 ids) and embeds.
+ * The result is checked: NaN/Inf gives JACLIP_ERR_NUMERIC. */
 jaclip_status jaclip_embed_pixels(jaclip_model *m, const float *chw, int n, float *out, jaclip_err *err);
 jaclip_status jaclip_embed_tokens(jaclip_model *m, const jaclip_token_batch *b, float *out, jaclip_err *err);
 jaclip_status jaclip_embed_texts(jaclip_model *m, const char *const *texts, int n, float *out, jaclip_err *err);
