@@ -1,0 +1,74 @@
+/*
+ * eval.h — evaluation datasets, feature caching and embedding for `jaclip eval`,
+ * `jaclip index` and `jaclip search`.
+ *
+ *  eval_data.c   dataset layouts: CLIP_benchmark WebDataset splits (ROOT/{split}/N.tar +
+ *                nshards.txt, classnames.txt, zeroshot_classification_templates.txt),
+ *                image files and lists, COCO/STAIR caption JSON. Errors name file and key.
+ *  eval_cache.c  per (dataset, model) feature cache in chunks, so that a second run does
+ *                not re-embed and an interrupted run resumes.
+ *  eval_embed.c  batches of images/texts through the model, with progress.
+ *  eval_run.c    the zero-shot and retrieval protocols (algorithms.md §6) on top of those.
+ */
+#ifndef JACLIP_TASKS_EVAL_H
+#define JACLIP_TASKS_EVAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "base/base.h"
+#include "io/tar.h"
+#include "tasks/metrics.h"
+
+/* ---- image sets (eval_data.c) ------------------------------------------------------------ */
+
+/* A list of images with their keys, and (for datasets) a class label and/or captions per
+ * image. Shard images point into mapped tars owned by the set. */
+typedef struct jc_image_set {
+    int64_t n;
+    char **keys;            /* n; file path, or "SHARD.tar/KEY" for shard samples */
+    const uint8_t **data;   /* n; encoded bytes inside a mapped shard, or NULL: read keys[i] as a file */
+    size_t *size;           /* n */
+    int32_t *label;         /* n, or NULL when the set has no labels */
+    int64_t *cap_first;     /* n+1 offsets into caps, or NULL when the set has no captions */
+    char **caps;            /* all captions, grouped by image */
+    int64_t n_caps;
+    char *source;           /* description for cache ids and messages */
+    jc_tar_reader *tars;
+    int n_tars;
+} jc_image_set;
+
+void jc_image_set_free(jc_image_set *s);
+
+/* Paths as given (keys = paths). */
+jaclip_status jc_image_set_from_files(const char *const *paths, int64_t n, jc_image_set *out, jaclip_err *err);
+/* One path per line ('#' comments and blank lines skipped). */
+jaclip_status jc_image_set_from_list(const char *list_path, jc_image_set *out, jaclip_err *err);
+
+enum { JC_NEED_CLS = 1, JC_NEED_TXT = 2 };
+/* Every image sample of the given tar files. With JC_NEED_CLS each sample must have a
+ * .cls (an integer in [0, n_classes) when n_classes > 0); with JC_NEED_TXT a .txt with
+ * one caption per line. A sample lacking what is needed is an error naming shard and key. */
+jaclip_status jc_image_set_from_shards(char *const *tar_paths, int n_tars, unsigned need, int n_classes,
+                                       jc_image_set *out, jaclip_err *err);
+/* Every *.tar in DIR, in name order (for `jaclip index build --shards DIR`). */
+jaclip_status jc_image_set_from_shard_dir(const char *dir, jc_image_set *out, jaclip_err *err);
+/* CLIP_benchmark split: ROOT/SPLIT/nshards.txt + 0.tar ... */
+jaclip_status jc_image_set_from_split(const char *root, const char *split, unsigned need, int n_classes,
+                                      jc_image_set *out, jaclip_err *err);
+/* COCO / STAIR caption JSON ({"images":[{id,file_name}], "annotations":[{image_id,caption}]})
+ * with images in IMAGES_DIR/file_name. Images without a caption are left out (warned);
+ * a caption whose image_id is not among the images is an error naming the file and id. */
+jaclip_status jc_image_set_from_coco(const char *images_dir, const char *captions_json, jc_image_set *out,
+                                     jaclip_err *err);
+
+/* Lines of a UTF-8 text file (trailing \r stripped, blank lines skipped unless keep_blank). */
+jaclip_status jc_read_lines(const char *path, char ***lines, int *n, jaclip_err *err);
+/* classnames.txt / zeroshot_classification_templates.txt of a CLIP_benchmark dataset;
+ * templates must contain "{c}". */
+jaclip_status jc_read_classnames(const char *root, char ***names, int *n, jaclip_err *err);
+jaclip_status jc_read_templates(const char *path, char ***templates, int *n, jaclip_err *err);
+/* template with every "{c}" replaced by name (malloc'd). */
+char *jc_format_template(const char *tmpl, const char *name);
+
+#endif
