@@ -71,4 +71,25 @@ jaclip_status jc_read_templates(const char *path, char ***templates, int *n, jac
 /* template with every "{c}" replaced by name (malloc'd). */
 char *jc_format_template(const char *tmpl, const char *name);
 
+/* ---- embedding (eval_embed.c) ------------------------------------------------------------ */
+
+/* Loads a model directory; tokenizer NULL = DIR/spiece.model. The model runs on pool. */
+jaclip_status jc_eval_model_load(const char *dir, const char *tokenizer, jaclip_pool *pool, jaclip_model **out,
+                                 jaclip_err *err);
+
+/* Embeds images [from, to) of the set into out ((to-from) x dim, L2-normalised), decoding on
+ * the pool. With ok == NULL an image that cannot be decoded is an error naming its key;
+ * otherwise ok[i] is set to 0 for it (its row is zero, a warning is printed) and 1 for the
+ * rest. prog (may be NULL) advances by one per image. */
+jaclip_status jc_embed_image_set(jaclip_model *m, const jc_image_set *s, int64_t from, int64_t to, jaclip_pool *pool,
+                                 float *out, uint8_t *ok, jc_progress *prog, jaclip_err *err);
+
+/* Embeds n texts into out (n x dim, L2-normalised), in batches; prog advances per text. */
+jaclip_status jc_embed_text_list(jaclip_model *m, const char *const *texts, int64_t n, float *out, jc_progress *prog,
+                                 jaclip_err *err);
+
+/* One query: text or image file -> dim floats (normalised). Checks the model's dim. */
+jaclip_status jc_embed_query(const char *model_dir, const char *tokenizer, const char *text, const char *image,
+                             jaclip_pool *pool, float *out, int dim, jaclip_err *err);
+
 #endif
