@@ -92,4 +92,50 @@ jaclip_status jc_embed_text_list(jaclip_model *m, const char *const *texts, int6
 jaclip_status jc_embed_query(const char *model_dir, const char *tokenizer, const char *text, const char *image,
                              jaclip_pool *pool, float *out, int dim, jaclip_err *err);
 
+/* ---- feature cache (eval_cache.c) -------------------------------------------------------- */
+
+/* Computes rows [from, to) of a feature array into out ((to-from) x dim). */
+typedef jaclip_status (*jc_rows_fn)(void *ctx, int64_t from, int64_t to, float *out, jaclip_err *err);
+
+/* Fills out (n x dim) with the features named by id (a string that identifies dataset,
+ * split, keys and model), reusing chunks stored under cache_root/<hash of id>/ and computing
+ * the missing ones with fn, each chunk committed atomically as soon as it is done (an
+ * interrupted run resumes from the last whole chunk). cache_root NULL: no caching.
+ * *reused receives the number of rows read from the cache. */
+jaclip_status jc_cache_features(const char *cache_root, const char *id, int64_t n, int dim, jc_rows_fn fn, void *ctx,
+                                float *out, int64_t *reused, jaclip_err *err);
+/* Default cache root: $JACLIP_CACHE, else $XDG_CACHE_HOME/jaclip/features, else ~/.cache/jaclip/features. */
+char *jc_cache_default_root(void);
+/* An identity string for a model directory: real path + size and mtime of its weights. */
+char *jc_model_identity(const char *model_dir, const char *tokenizer);
+/* 64-bit FNV-1a of a byte string, continuing from h (start with 0). */
+uint64_t jc_hash64(uint64_t h, const void *data, size_t n);
+
+/* ---- protocols (eval_run.c) --------------------------------------------------------------- */
+
+typedef enum jc_template_mode { JC_TEMPLATES_FILE = 0, JC_TEMPLATES_NONE = 1, JC_TEMPLATES_BOTH = 2 } jc_template_mode;
+
+typedef struct jc_eval_params {
+    const char *model_dir, *tokenizer;
+    const char *dataset_root, *split;     /* CLIP_benchmark layout */
+    const char *images_dir, *captions;    /* retrieval from COCO/STAIR caption JSON */
+    const char *templates;                /* NULL: ROOT/zeroshot_classification_templates.txt */
+    jc_template_mode template_mode;
+    const char *cache_root;               /* NULL: no cache */
+    const char *save_features;            /* directory to write the features and labels used, or NULL */
+    int64_t limit;                        /* evaluate only the first N images (0 = all) */
+    int ks[JC_RETRIEVAL_MAX_K], n_k;      /* retrieval recall@K list */
+    jc_ties ties;
+    int n_threads;
+    bool quiet;
+} jc_eval_params;
+
+jc_eval_params jc_eval_default_params(void);
+
+/* Runs the protocol of algorithms.md §6.1 / §6.2 and returns a CLIP_benchmark-style result
+ * object {"dataset", "model", "task", "metrics": {...}, ...} (free with cJSON_Delete). */
+struct cJSON;
+jaclip_status jc_eval_zeroshot(const jc_eval_params *p, struct cJSON **result, jaclip_err *err);
+jaclip_status jc_eval_retrieval(const jc_eval_params *p, struct cJSON **result, jaclip_err *err);
+
 #endif
