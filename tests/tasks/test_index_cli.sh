@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# test_index_cli.sh — `jaclip index` and `jaclip search` through the CLI:
+#  * precomputed features (add-features) + search --vector: the ranking equals numpy's
+#    brute force, --json is well-formed, appending a second batch makes its rows findable;
+#  * with the small model: index build from image files, add (skipping keys already there,
+#    adding new ones from --images-from), search --image finds the image itself first with
+#    cosine ~1, search --text returns K results ordered by score; an int8 index (from
+#    precomputed features) gives the same top-1;
+#  * errors: wrong query size, key/row count mismatch, no index, bad option.
+set -euo pipefail
+J=${JACLIP_BIN:-build/jaclip}
+PY=/usr/bin/python3
+T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
+M=tests/golden/model/small
+TOK=../shared/tokenizer/rinna-japanese-sp.model
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+$PY - "$T" <<'PY'
+import numpy as np, sys
+t = sys.argv[1]
+r = np.random.default_rng(1)
+a = r.standard_normal((3000, 24)).astype(np.float32); b = r.standard_normal((500, 24)).astype(np.float32)
+np.save(f"{t}/a.npy", a); np.save(f"{t}/b.npy", b)
+open(f"{t}/a.txt", "w").write("".join(f"a/{i}.jpg\n" for i in range(3000)))
+open(f"{t}/b.txt", "w").write("".join(f"b/{i}.jpg\n" for i in range(500)))
+np.save(f"{t}/q.npy", (b[123] + 0.1 * r.standard_normal(24)).astype(np.float32))
+np.save(f"{t}/q_bad.npy", np.zeros(7, np.float32))
+PY
+"$J" index add-features --index "$T/ix" --features "$T/a.npy" --keys "$T/a.txt" > /dev/null
+"$J" index add-features --index "$T/ix" --features "$T/b.npy" --keys "$T/b.txt" > /dev/null
+"$J" index info --index "$T/ix" | grep -q "rows    3500" || fail "info row count"
+"$J" search --index "$T/ix" --vector "$T/q.npy" --top 7 --json --threads 2 > "$T/s.json"
+$PY - "$T" <<'PY'
+import json, numpy as np, sys
+t = sys.argv[1]
+x = np.concatenate([np.load(f"{t}/a.npy"), np.load(f"{t}/b.npy")]).astype(np.float64)
+keys = [l.strip() for l in open(f"{t}/a.txt")] + [l.strip() for l in open(f"{t}/b.txt")]
+q = np.load(f"{t}/q.npy").astype(np.float64)
+s = (x / np.linalg.norm(x, axis=1, keepdims=True)) @ (q / np.linalg.norm(q))
+order = np.argsort(-s, kind="stable")[:7]
+r = json.load(open(f"{t}/s.json"))
+assert [h["key"] for h in r["results"]] == [keys[i] for i in order], (r["results"], [keys[i] for i in order])
+assert all(abs(h["score"] - s[i]) < 1e-5 for h, i in zip(r["results"], order))
+assert r["results"][0]["key"] == "b/123.jpg" and r["searched"] == 3500
+PY
+"$J" search --index "$T/ix" --vector "$T/q.npy" > "$T/plain.txt" 2> /dev/null
+[ "$(wc -l < "$T/plain.txt")" = 10 ] && grep -q "b/123.jpg" "$T/plain.txt" || fail "plain output: 10 lines by default"
+# int8 copy of the same rows: same top-1, 4x smaller rows
+"$J" index add-features --index "$T/ix8" --int8 --features "$T/a.npy" --keys "$T/a.txt" > /dev/null
+"$J" index add-features --index "$T/ix8" --features "$T/b.npy" --keys "$T/b.txt" > /dev/null
+"$J" index info --index "$T/ix8" | grep -q "int8" || fail "int8 dtype"
+"$J" search --index "$T/ix8" --vector "$T/q.npy" --top 1 --json | grep -q '"key":"b/123.jpg"' || fail "int8 top-1"
+if "$J" search --index "$T/ix" --vector "$T/q_bad.npy" 2> "$T/e"; then fail "wrong query size accepted"; fi
+grep -q "24 float32" "$T/e" || { cat "$T/e"; fail "query size message"; }
+if "$J" index add-features --index "$T/ix" --features "$T/a.npy" --keys "$T/b.txt" 2> "$T/e"; then fail "count mismatch accepted"; fi
+grep -q "500 keys" "$T/e" || { cat "$T/e"; fail "count mismatch message"; }
+if "$J" search --index "$T/none" --vector "$T/q.npy" 2> "$T/e"; then fail "missing index accepted"; fi
+grep -q "index.json" "$T/e" || { cat "$T/e"; fail "missing index message"; }
+if "$J" search --index "$T/ix" --bogus 2> /dev/null; then fail "bad option accepted"; fi
+
+# with the model: 12 CIFAR images as files
+$PY - "$T" ../shared/datasets/cifar10 <<'PY'
+import sys, tarfile, os
+t, ds = sys.argv[1], sys.argv[2]
+os.makedirs(f"{t}/img")
+src = tarfile.open(f"{ds}/test/0.tar")
+n = 0
+for m in src:
+    if m.name.endswith(".jpg"):
+        open(f"{t}/img/{m.name}", "wb").write(src.extractfile(m).read()); n += 1
+        if n >= 12: break
+PY
+ls "$T"/img/*.jpg | head -8 > "$T/first.txt"
+ls "$T"/img/*.jpg > "$T/all.txt"
+"$J" index build --model $M --tokenizer $TOK $(cat "$T/first.txt") --out "$T/mx" --threads 2 --quiet > "$T/o1"
+grep -q "added 8 images" "$T/o1" || { cat "$T/o1"; fail "build count"; }
+"$J" index add --index "$T/mx" --tokenizer $TOK --images-from "$T/all.txt" --threads 2 --quiet > "$T/o2" 2> "$T/e2"
+grep -q "added 4 images" "$T/o2" && grep -q "8 of 12 images are already" "$T/e2" || { cat "$T/o2" "$T/e2"; fail "add did not skip existing keys"; }
+target=$(sed -n 10p "$T/all.txt")
+"$J" search --index "$T/mx" --tokenizer $TOK --image "$target" --top 3 --json > "$T/si.json"
+"$J" search --index "$T/mx" --tokenizer $TOK --text "夕焼けの海" --top 5 --json > "$T/st.json"
+$PY - "$T" "$target" <<'PY'
+import json, sys
+t, target = sys.argv[1], sys.argv[2]
+a, s = (json.load(open(f"{t}/{n}.json")) for n in ("si", "st"))
+assert a["results"][0]["key"] == target and abs(a["results"][0]["score"] - 1) < 1e-4, a
+assert len(s["results"]) == 5 and s["searched"] == 12 and s["query"] == "夕焼けの海"
+sc = [h["score"] for h in s["results"]]
+assert sc == sorted(sc, reverse=True)
+PY
+if "$J" index build --model $M --tokenizer $TOK "$target" --out "$T/mx" 2> "$T/e"; then fail "build over an existing index"; fi
+grep -q "index add" "$T/e" || { cat "$T/e"; fail "existing-index message"; }
+echo ok
