@@ -27,8 +27,10 @@ static void png_read_mem(png_structp png, png_bytep out, png_size_t n)
 {
     png_src *s = png_get_io_ptr(png);
     if (n > s->size - s->pos) {
-        snprintf(s->msg, sizeof s->msg, "file is truncated (needed %zu more bytes at offset %zu)",
-                 (size_t)n - (s->size - s->pos), s->pos);
+        snprintf(s->msg, sizeof s->msg,
+                 "file is truncated or a chunk length is corrupt (a read of %zu bytes at offset %zu "
+                 "passes the end of the %zu-byte file)",
+                 (size_t)n, s->pos, s->size);
         png_longjmp(png, 1);
     }
     memcpy(out, s->data + s->pos, n);
@@ -48,6 +50,38 @@ static void png_on_warning(png_structp png, png_const_charp msg)
     (void)msg; /* Pillow does not report these either (unknown chunks, sRGB profile notes) */
 }
 
+/* libpng only warns about ancillary chunks whose length cannot be right (and drops them);
+ * Pillow refuses such files. Walks the chunk list and reports the first chunk of a known
+ * type whose length is impossible; NULL if none (truncation is left to libpng). */
+static const char *png_bad_chunk(const uint8_t *d, size_t n, char *buf, size_t bufn)
+{
+    static const struct {
+        char type[5];
+        uint32_t min, max;
+    } rules[] = {
+        {"gAMA", 4, 4}, {"cHRM", 32, 32}, {"sRGB", 1, 1}, {"pHYs", 9, 9}, {"tIME", 7, 7},
+        {"oFFs", 9, 9}, {"sBIT", 1, 4}, {"bKGD", 1, 6}, {"iCCP", 3, 0xffffffffu}, {"iTXt", 5, 0xffffffffu},
+        {"zTXt", 3, 0xffffffffu}, {"tEXt", 1, 0xffffffffu}, {"sPLT", 4, 0xffffffffu},
+        {"pCAL", 12, 0xffffffffu}, {"sCAL", 4, 0xffffffffu}, {"hIST", 2, 512}, {"eXIf", 8, 0xffffffffu},
+        {"sTER", 1, 1},
+    };
+    size_t pos = 8;
+    while (pos + 8 <= n) {
+        uint32_t len = (uint32_t)d[pos] << 24 | (uint32_t)d[pos + 1] << 16 | (uint32_t)d[pos + 2] << 8 | d[pos + 3];
+        const uint8_t *type = d + pos + 4;
+        if (memcmp(type, "IEND", 4) == 0) break;
+        for (size_t i = 0; i < sizeof rules / sizeof *rules; i++)
+            if (memcmp(type, rules[i].type, 4) == 0 && (len < rules[i].min || len > rules[i].max)) {
+                snprintf(buf, bufn, "%.4s chunk at offset %zu has an invalid length %u", rules[i].type, pos,
+                         (unsigned)len);
+                return buf;
+            }
+        if (len > n - pos - 8) break;
+        pos += (size_t)len + 12;
+    }
+    return NULL;
+}
+
 jaclip_status jc_decode_png(const uint8_t *data, size_t size, const char *name, uint64_t max_pixels,
                             int want_exif, jc_image *img, jaclip_err *err)
 {
@@ -59,6 +93,9 @@ jaclip_status jc_decode_png(const uint8_t *data, size_t size, const char *name, 
         jaclip_status st = jc_image_check_size(name, "PNG", w, h, max_pixels, err);
         if (st != JACLIP_OK) return st;
     }
+    char why[128];
+    if (png_bad_chunk(data, size, why, sizeof why))
+        return jc_err(err, JACLIP_ERR_FORMAT, "%s: cannot decode PNG: %s", name, why);
     png_src src = {data, size, 0, {0}};
     png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &src, png_on_error, png_on_warning);
     if (!png) return jc_err(err, JACLIP_ERR_NOMEM, "%s: cannot create a PNG reader", name);

@@ -5,6 +5,8 @@
  */
 #include "kernels/ops.h"
 
+#include "kernels/gemm.h"
+
 #include <math.h>
 #include <string.h>
 
@@ -146,31 +148,34 @@ typedef struct {
     float *scratch;
 } att_job;
 
+/* One (segment, head): gather q, k and vᵀ of the head into contiguous blocks, then two
+ * GEMMs around a row softmax. Per-thread scratch, see attention_scratch_floats. */
 static void att_task(void *ctx, int task, int thread)
 {
     const att_job *j = ctx;
     int s = task / j->H, h = task % j->H;
     int t0 = j->seg[s], L = j->seg[s + 1] - t0;
-    float *p = j->scratch + (size_t)thread * j->max_len;
     const int C = j->C, hd = j->hd;
-    for (int i = 0; i < L; i++) {
-        const float *qi = j->q + (size_t)(t0 + i) * C + h * hd;
-        for (int t = 0; t < L; t++) {
-            const float *kt = j->k + (size_t)(t0 + t) * C + h * hd;
-            float d = 0;
-            for (int e = 0; e < hd; e++) d += qi[e] * kt[e];
-            p[t] = d * j->scale;
-        }
-        softmax_row(p, L);
-        float *o = j->out + (size_t)(t0 + i) * C + h * hd;
-        memset(o, 0, (size_t)hd * sizeof(float));
-        for (int t = 0; t < L; t++) {
-            const float *vt = j->v + (size_t)(t0 + t) * C + h * hd;
-            float pt = p[t];
-            for (int e = 0; e < hd; e++) o[e] += pt * vt[e];
-        }
+    float *qh = j->scratch + (size_t)thread * attention_scratch_floats(j->max_len, hd);
+    float *kh = qh + (size_t)L * hd, *vt = kh + (size_t)L * hd, *oh = vt + (size_t)L * hd, *p = oh + (size_t)L * hd;
+    for (int t = 0; t < L; t++) {
+        const size_t off = (size_t)(t0 + t) * C + (size_t)h * hd;
+        memcpy(qh + (size_t)t * hd, j->q + off, (size_t)hd * sizeof(float));
+        memcpy(kh + (size_t)t * hd, j->k + off, (size_t)hd * sizeof(float));
+        for (int e = 0; e < hd; e++) vt[(size_t)e * L + t] = j->v[off + e];
     }
+    matmul_forward(NULL, p, qh, kh, NULL, L, hd, L); /* (L,L) = q kᵀ */
+    for (int i = 0; i < L; i++) {
+        float *row = p + (size_t)i * L;
+        for (int t = 0; t < L; t++) row[t] *= j->scale;
+        softmax_row(row, L);
+    }
+    matmul_forward(NULL, oh, p, vt, NULL, L, L, hd); /* (L,hd) = p v */
+    for (int t = 0; t < L; t++)
+        memcpy(j->out + (size_t)(t0 + t) * C + (size_t)h * hd, oh + (size_t)t * hd, (size_t)hd * sizeof(float));
 }
+
+size_t attention_scratch_floats(int max_len, int hd) { return (size_t)max_len * (4 * (size_t)hd + (size_t)max_len); }
 
 void attention_forward(jaclip_pool *pool, float *out, const float *q, const float *k, const float *v, const int *seg,
                        int n_seg, int H, int hd, float scale, float *scratch, int max_len)

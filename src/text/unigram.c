@@ -20,7 +20,8 @@
 
 #include "text/text.h"
 
-#define MAX_TRIE_PIECE_BYTES 1024 /* sentencepiece's own limit is 16 characters by default */
+#define MAX_TRIE_PIECE_BYTES 1024
+#define DA_WINDOW 256
 
 /* ---- building ------------------------------------------------------------------------- */
 
@@ -64,10 +65,14 @@ static bool da_build(da_builder *b, size_t node, const int32_t *keys, size_t lo,
         uint8_t c = P[keys[i]].str[depth];
         if (nl == 0 || labels[nl - 1] != c) labels[nl++] = c;
     }
-    /* First fit: the lowest base whose child slots are all free. */
+    /* First fit among the last DA_WINDOW slots: searching from the lowest free slot would scan
+     * ever longer runs of taken slots past a few holes that nothing fits (seconds per load). */
     while (!da_free_slot(b, b->first_free)) b->first_free++;
+    size_t start = b->first_free;
+    if (b->n > DA_WINDOW && b->n - DA_WINDOW > start) start = b->n - DA_WINDOW;
+    if (start < (size_t)labels[0] + 1) start = (size_t)labels[0] + 1;
     size_t base;
-    for (size_t p = b->first_free > (size_t)labels[0] ? b->first_free : (size_t)labels[0] + 1;; p++) {
+    for (size_t p = start;; p++) {
         if (!da_free_slot(b, p)) continue;
         base = p - labels[0];
         bool ok = true;

@@ -10,6 +10,8 @@ Subcommands
   embed   features of images (files, letterboxed with Pillow as CLYP does) or token ids
           (.npy int32, one row per text, padded with 3 and a lengths array) -> .npy
   golden  regenerate tests/golden/model/ (small model, pixels, ids, features)
+  prep    reference inputs (pixels.npy, ids.npy) and features for a model dir (full-size check)
+  compare compare two feature .npy files at the project tolerance (exit 1 if they differ)
 
 Nothing here imports timm or transformers: the block math is spelled out so that the C
 engine is checked against the spec, not against a library that could share its bugs.
@@ -415,6 +417,43 @@ def cmd_golden(a):
         f.write("".join(t + "\n" for t in GOLDEN_TEXTS))
 
 
+def cmd_prep(a):
+    """Reference inputs and features for a model dir: pixels.npy, ids.npy, ref_image.npy, ref_text.npy."""
+    cfg = load_config(a.model)
+    W = st_read(os.path.join(a.model, "model.safetensors"))
+    images = [l for l in open(a.images_from).read().split("\n") if l]
+    texts = open(a.texts_from, encoding="utf-8").read().split("\n")
+    if texts and texts[-1] == "":
+        texts = texts[:-1]
+    rgb = np.stack([letterbox(p, cfg["image_size"]) for p in images])
+    pix = normalize(rgb, cfg["norm"])
+    ids, lengths = tokenize(texts, a.tokenizer)
+    mask = (np.arange(ids.shape[1])[None] < lengths[:, None]).astype(np.int64)
+    with torch.no_grad():
+        fi = torch.cat([vision_forward(W, cfg["vision"], pix[i:i + 4]) for i in range(0, len(pix), 4)])
+        ft = text_forward(W, cfg["text"], torch.from_numpy(ids.astype(np.int64)), torch.from_numpy(mask))
+    os.makedirs(a.out, exist_ok=True)
+    np.save(os.path.join(a.out, "pixels.npy"), pix.numpy().astype(np.float32))
+    np.save(os.path.join(a.out, "ids.npy"), ids)
+    np.save(os.path.join(a.out, "ref_image.npy"), fi.numpy().astype(np.float32))
+    np.save(os.path.join(a.out, "ref_text.npy"), ft.numpy().astype(np.float32))
+
+
+def cmd_compare(a):
+    """Exit 0 when every row of GOT matches WANT at cosine >= 0.99999 and max|d| <= 1e-4 max|want|."""
+    got, want = np.load(a.got).astype(np.float64), np.load(a.want).astype(np.float64)
+    if got.shape != want.shape:
+        print("%s: shape %s, expected %s" % (a.got, got.shape, want.shape))
+        sys.exit(1)
+    cos = (got * want).sum(1) / np.maximum(np.linalg.norm(got, axis=1) * np.linalg.norm(want, axis=1), 1e-30)
+    md = np.abs(got - want).max()
+    tol = 1e-4 * np.abs(want).max()
+    ok = cos.min() >= 0.99999 and md <= tol
+    print("%s: %d rows, min cosine %.9f, max abs diff %.3g (tolerance %.3g) -> %s"
+          % (a.label or a.got, got.shape[0], cos.min(), md, tol, "OK" if ok else "FAIL"))
+    sys.exit(0 if ok else 1)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -432,11 +471,25 @@ def main():
     go = sub.add_parser("golden")
     go.add_argument("--out", default="tests/golden/model")
     go.add_argument("--shared", default="../shared")
+    pr = sub.add_parser("prep")
+    pr.add_argument("--model", required=True)
+    pr.add_argument("--images-from", required=True)
+    pr.add_argument("--texts-from", required=True)
+    pr.add_argument("--tokenizer", required=True)
+    pr.add_argument("--out", required=True)
+    c = sub.add_parser("compare")
+    c.add_argument("got")
+    c.add_argument("want")
+    c.add_argument("--label")
     a = ap.parse_args()
     if a.cmd == "gen":
         write_model_dir(a.out, a.variant, a.seed)
     elif a.cmd == "embed":
         cmd_embed(a)
+    elif a.cmd == "prep":
+        cmd_prep(a)
+    elif a.cmd == "compare":
+        cmd_compare(a)
     else:
         cmd_golden(a)
 
