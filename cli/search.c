@@ -26,6 +26,7 @@ static void usage(FILE *f)
             "  --image FILE      a query image (JPEG/PNG/WebP), embedded with the image tower\n"
             "  --vector Q.npy    a precomputed query feature (dim floats, any norm)\n"
             "  --model DIR       model for --text/--image (default: the model recorded in the index)\n"
+            "  --tokenizer FILE  SentencePiece model (default: MODEL/spiece.model)\n"
             "  --top K           how many results (default 10)\n"
             "  --json            print one JSON object: {\"query\":..., \"results\":[{\"rank\",\"key\",\"score\"}]}\n"
             "  --threads N       threads for the scan (default: all cores)\n"
@@ -39,7 +40,7 @@ static void usage(FILE *f)
 int run_search(int argc, char **argv)
 {
     const char *cmd = "search";
-    const char *index = NULL, *text = NULL, *image = NULL, *vector = NULL, *model = NULL;
+    const char *index = NULL, *text = NULL, *image = NULL, *vector = NULL, *model = NULL, *tokenizer = NULL;
     long top = 10, threads = 0;
     bool json = false;
     for (int i = 1; i < argc; i++) {
@@ -57,6 +58,8 @@ int run_search(int argc, char **argv)
             if (!(vector = cli_value(cmd, argc, argv, &i))) return 2;
         } else if (!strcmp(a, "--model")) {
             if (!(model = cli_value(cmd, argc, argv, &i))) return 2;
+        } else if (!strcmp(a, "--tokenizer")) {
+            if (!(tokenizer = cli_value(cmd, argc, argv, &i))) return 2;
         } else if (!strcmp(a, "--top")) {
             const char *v = cli_value(cmd, argc, argv, &i);
             if (!v || !cli_parse_int(cmd, "--top", v, 1, 100000, &top)) return 2;
@@ -113,7 +116,7 @@ int run_search(int argc, char **argv)
             cli_failf(cmd, "%s records no model; name one with --model", index);
             goto done;
         }
-        if (jc_embed_query(mdir, text, image, pool, q, dim, &err)) {
+        if (jc_embed_query(mdir, tokenizer, text, image, pool, q, dim, &err)) {
             cli_fail(cmd, &err);
             goto done;
         }
