@@ -17,6 +17,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -560,7 +561,12 @@ jaclip_status jc_index_open(const char *dir, jc_index **out, jaclip_err *err)
         char *p = seg_path(dir, nm, ".npy");
         st = p ? jc_npy_map(p, &s->feat, err) : JACLIP_ERR_NOMEM;
         if (!st) st = check_npy(p, &s->feat, ix->m.dtype == JC_INDEX_I8 ? "|i1" : "<f4", 2, s->count, ix->m.dim, err);
-        if (!st) ix->bytes += s->feat.map.size;
+        if (!st) {
+            ix->bytes += s->feat.map.size;
+            /* every query scans all rows: ask the kernel to read ahead now rather than fault
+             * page by page during the first search */
+            if (s->feat.map.size) madvise((void *)((uintptr_t)s->feat.map.data & ~(uintptr_t)4095), s->feat.map.size, MADV_WILLNEED);
+        }
         free(p);
         if (!st && ix->m.dtype == JC_INDEX_I8) {
             p = seg_path(dir, nm, ".scale.npy");
