@@ -88,6 +88,23 @@ assert len(s["results"]) == 5 and s["searched"] == 12 and s["query"] == "夕焼�
 sc = [h["score"] for h in s["results"]]
 assert sc == sorted(sc, reverse=True)
 PY
+# --shards: every DIR/*.tar, keys SHARD.tar/KEY; the same image found by --image
+mkdir -p "$T/shards"
+$PY - "$T" <<'PY'
+import io, os, sys, tarfile
+t = sys.argv[1]
+files = sorted(os.listdir(f"{t}/img"))[:6]
+for s, part in enumerate((files[:3], files[3:])):
+    with tarfile.open(f"{t}/shards/{s:05d}.tar", "w") as tf:
+        for f in part:
+            data = open(f"{t}/img/{f}", "rb").read()
+            ti = tarfile.TarInfo(f.replace(".jpg", ".jpg")); ti.size = len(data); tf.addfile(ti, io.BytesIO(data))
+PY
+"$J" index build --model $M --tokenizer $TOK --shards "$T/shards" --out "$T/sx" --quiet > "$T/o3"
+grep -q "added 6 images" "$T/o3" || { cat "$T/o3"; fail "shard build count"; }
+first=$(ls "$T/img" | sort | sed -n 5p)
+"$J" search --index "$T/sx" --tokenizer $TOK --image "$T/img/$first" --top 1 --json | grep -q "\"key\":\"00001.tar/${first%.jpg}\"" \
+  || fail "shard key search"
 if "$J" index build --model $M --tokenizer $TOK "$target" --out "$T/mx" 2> "$T/e"; then fail "build over an existing index"; fi
 grep -q "index add" "$T/e" || { cat "$T/e"; fail "existing-index message"; }
 echo ok
