@@ -84,6 +84,7 @@ jaclip_status jc_zeroshot_metrics_compute(const float *logits, int64_t n, int n_
 /* ---- retrieval ------------------------------------------------------------------------ */
 
 #define RET_BLOCK 64 /* captions per task */
+#define RET_TILE 256 /* images per cache tile (256 x 256 floats = 256 KB) */
 
 typedef struct ret_ctx {
     const float *img, *txt;
@@ -96,7 +97,7 @@ typedef struct ret_ctx {
     const float *best;  /* n_img: best score of image i over its captions */
     int64_t *t2i_ahead; /* n_txt: images ahead of the gold image */
     int64_t *i2t_ahead; /* n_threads * n_img: captions ahead of the best caption, per thread */
-    float *row;         /* n_threads * n_img */
+    float *row;         /* n_threads * RET_TILE */
 } ret_ctx;
 
 static void gold_task(void *vc, int task, int thread)
@@ -109,25 +110,34 @@ static void gold_task(void *vc, int task, int thread)
                         1, c->dim, (float *)&c->gold[t]);
 }
 
+/* Captions [t0, t1) against all images, tile by tile so that a tile of images stays in
+ * cache while the block of captions passes over it (a caption-by-caption sweep would
+ * stream the whole image matrix from memory once per caption). Counts are sums over
+ * tiles, so tiling changes nothing in the result. */
 static void count_task(void *vc, int task, int thread)
 {
     ret_ctx *c = vc;
     int64_t t0 = (int64_t)task * RET_BLOCK, t1 = t0 + RET_BLOCK < c->n_txt ? t0 + RET_BLOCK : c->n_txt;
-    float *row = c->row + (size_t)thread * (size_t)c->n_img;
+    float *row = c->row + (size_t)thread * RET_TILE;
     int64_t *i2t = c->i2t_ahead + (size_t)thread * (size_t)c->n_img;
     bool ge = c->ties == JC_TIES_GOLD_LAST;
-    for (int64_t t = t0; t < t1; t++) {
-        jc_dot_rows_f32(c->simd, c->txt + (size_t)t * (size_t)c->dim, c->img, c->n_img, c->dim, row);
-        int64_t gi = c->text_image[t];
-        float g = c->gold[t];
-        int64_t ahead = 0;
-        for (int64_t j = 0; j < c->n_img; j++) {
-            float s = row[j];
-            if (j == gi) continue;
-            ahead += ge ? s >= g : s > g;
-            i2t[j] += ge ? s >= c->best[j] : s > c->best[j]; /* caption t is not one of image j's */
+    for (int64_t t = t0; t < t1; t++) c->t2i_ahead[t] = 0;
+    for (int64_t j0 = 0; j0 < c->n_img; j0 += RET_TILE) {
+        int64_t nj = c->n_img - j0 < RET_TILE ? c->n_img - j0 : RET_TILE;
+        for (int64_t t = t0; t < t1; t++) {
+            jc_dot_rows_f32(c->simd, c->txt + (size_t)t * (size_t)c->dim, c->img + (size_t)j0 * (size_t)c->dim, nj, c->dim, row);
+            int64_t gi = c->text_image[t];
+            float g = c->gold[t];
+            int64_t ahead = 0;
+            for (int64_t k = 0; k < nj; k++) {
+                int64_t j = j0 + k;
+                float s = row[k];
+                if (j == gi) continue;
+                ahead += ge ? s >= g : s > g;
+                i2t[j] += ge ? s >= c->best[j] : s > c->best[j]; /* caption t is not one of image j's */
+            }
+            c->t2i_ahead[t] += ahead;
         }
-        c->t2i_ahead[t] = ahead;
     }
 }
 
@@ -172,7 +182,7 @@ jaclip_status jc_retrieval_metrics_compute(const float *img, int64_t n_img, cons
     float *best = jc_malloc_array((size_t)n_img, sizeof(float));
     c.t2i_ahead = jc_malloc_array((size_t)n_txt, sizeof(int64_t));
     c.i2t_ahead = jc_calloc((size_t)nt * (size_t)n_img, sizeof(int64_t));
-    c.row = jc_malloc_array((size_t)nt * (size_t)n_img, sizeof(float));
+    c.row = jc_malloc_array((size_t)nt * RET_TILE, sizeof(float));
     jaclip_status st = JACLIP_OK;
     if (!gold || !best || !c.t2i_ahead || !c.i2t_ahead || !c.row) {
         st = jc_err(err, JACLIP_ERR_NOMEM, "out of memory");

@@ -143,7 +143,7 @@ static double jnum(const cJSON *j, const char *k)
 static int against_reference(void)
 {
     const char *dir = test_tmpdir();
-    enum { NI = 150, CAP = 5, NT = NI * CAP, D = 32 };
+    enum { NI = 300, CAP = 3, NT = NI * CAP, D = 32 }; /* NI > one 256-image tile */
     float *img = malloc(sizeof(float) * NI * D), *txt = malloc(sizeof(float) * NT * D);
     int64_t *ti = malloc(sizeof(int64_t) * NT);
     unsigned seed = 7;
