@@ -16,6 +16,7 @@ $B run "$W/f32" 2 50
 $B run "$W/i8" 2 50
 $B run "$W/f32" 1 20
 $B recall "$W/f32" "$W/i8" 200
+$B retrieval 5000 5 2
 # the CLI end to end (process start, mapping, search, printing) with its peak RSS
 python3 -c "import struct,sys; d=256; sys.stdout.buffer.write(b'\x93NUMPY\x01\x00'+struct.pack('<H',118)+(\"{'descr': '<f4', 'fortran_order': False, 'shape': (256,), }\".ljust(117)+'\n').encode()+struct.pack('<256f',*[((i*37)%11-5)/5 for i in range(d)]))" > "$W/q.npy"
 /usr/bin/time -f "jaclip search CLI: %e s wall, peak RSS %M KiB" build/jaclip search --index "$W/f32" --vector "$W/q.npy" --threads 2 --top 5

@@ -532,9 +532,10 @@ static jaclip_status check_npy(const char *path, const jc_npy *a, const char *de
 {
     if (strcmp(a->descr, descr) != 0 || a->ndim != ndim || a->shape[0] != d0 || (ndim > 1 && a->shape[1] != d1))
         return jc_err(err, JACLIP_ERR_FORMAT,
-                      "%s: expected %s array of shape (%lld%s%lld%s), found %s with %d dims (first %lld)", path, descr,
-                      (long long)d0, ndim > 1 ? ", " : "", ndim > 1 ? (long long)d1 : 0LL, ndim > 1 ? "" : ",",
-                      a->descr, a->ndim, a->ndim ? (long long)a->shape[0] : 0LL);
+                      "%s: expected a %d-d %s array with %lld rows (index.json) of width %lld, found a %d-d %s array "
+                      "with %lld rows",
+                      path, ndim, descr, (long long)d0, (long long)(ndim > 1 ? d1 : 1), a->ndim, a->descr,
+                      a->ndim ? (long long)a->shape[0] : 0LL);
     return JACLIP_OK;
 }
 
