@@ -505,7 +505,7 @@ typedef struct seg_map {
     jc_map keys;
 } seg_map;
 
-struct jc_index {
+struct jaclip_index {
     char *dir;
     meta m;
     seg_map *seg;
@@ -828,4 +828,31 @@ void jc_keyset_free(jc_keyset *ks)
     if (!ks) return;
     free(ks->slot);
     free(ks);
+}
+
+/* ====================================================================================== */
+/* Public API (include/jaclip.h)                                                          */
+/* ====================================================================================== */
+
+jaclip_status jaclip_index_create(const char *dir, int dim, int int8, const char *model_dir, jaclip_err *err)
+{
+    return jc_index_create(dir, dim, int8 ? JC_INDEX_I8 : JC_INDEX_F32, model_dir, err);
+}
+
+jaclip_status jaclip_index_append(const char *dir, const float *feats, int64_t n, int dim, const char *const *keys,
+                                  jaclip_err *err)
+{
+    return jc_index_append(dir, feats, n, dim, keys, err);
+}
+
+jaclip_status jaclip_index_open(const char *dir, jaclip_index **out, jaclip_err *err) { return jc_index_open(dir, out, err); }
+void jaclip_index_close(jaclip_index *ix) { jc_index_close(ix); }
+int64_t jaclip_index_count(const jaclip_index *ix) { return jc_index_count(ix); }
+int jaclip_index_dim(const jaclip_index *ix) { return jc_index_dim(ix); }
+const char *jaclip_index_key(const jaclip_index *ix, int64_t row, size_t *len) { return jc_index_key(ix, row, len); }
+
+jaclip_status jaclip_index_search(const jaclip_index *ix, const float *query, int k, jaclip_pool *pool,
+                                  jaclip_search_hit *hits, int *n_hits, jaclip_err *err)
+{
+    return jc_index_search(ix, query, k, pool, hits, n_hits, err);
 }

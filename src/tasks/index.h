@@ -66,7 +66,7 @@ jaclip_status jc_index_create(const char *dir, int dim, jc_index_dtype dtype, co
 jaclip_status jc_index_append(const char *dir, const float *feats, int64_t n, int dim, const char *const *keys,
                               jaclip_err *err);
 
-typedef struct jc_index jc_index;
+typedef struct jaclip_index jc_index; /* the public jaclip_index */
 
 jaclip_status jc_index_open(const char *dir, jc_index **out, jaclip_err *err);
 void jc_index_close(jc_index *ix);
@@ -80,10 +80,7 @@ const char *jc_index_key(const jc_index *ix, int64_t row, size_t *len);
 /* Bytes of every file of the index (for memory comparisons). */
 uint64_t jc_index_file_bytes(const jc_index *ix);
 
-typedef struct jc_hit {
-    int64_t row;
-    float score;
-} jc_hit;
+typedef jaclip_search_hit jc_hit;
 
 /* Exact top-k rows by dot product with query (dim floats; normalised here on a copy).
  * Ordered by score descending, then row ascending. *n_hits = min(k, count). */

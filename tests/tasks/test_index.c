@@ -289,8 +289,34 @@ static int ties_and_int8(void)
     return 0;
 }
 
+/* the public API of include/jaclip.h, as a library user calls it */
+static int public_api(void)
+{
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/pub.idx", test_tmpdir());
+    jaclip_err err = {0};
+    float rows[3 * 2] = {1, 0, 0, 1, 0.6f, 0.8f};
+    const char *keys[3] = {"x.jpg", "y.jpg", "z.jpg"};
+    REQUIRE(jaclip_index_create(dir, 2, 0, NULL, &err) == JACLIP_OK, "%s", err.msg);
+    REQUIRE(jaclip_index_append(dir, rows, 3, 2, keys, &err) == JACLIP_OK, "%s", err.msg);
+    jaclip_index *ix;
+    REQUIRE(jaclip_index_open(dir, &ix, &err) == JACLIP_OK, "%s", err.msg);
+    float q[2] = {0, 3};
+    jaclip_search_hit h[3];
+    int n;
+    CHECK(jaclip_index_search(ix, q, 3, NULL, h, &n, &err) == JACLIP_OK && n == 3, "%s", err.msg);
+    size_t len;
+    const char *k = jaclip_index_key(ix, h[0].row, &len);
+    CHECK(h[0].row == 1 && len == 5 && !memcmp(k, "y.jpg", 5) && fabsf(h[1].score - 0.8f) < 1e-6 && h[2].row == 0,
+          "public search order");
+    CHECK(jaclip_index_count(ix) == 3 && jaclip_index_dim(ix) == 2, "count/dim");
+    jaclip_index_close(ix);
+    return 0;
+}
+
 int main(void)
 {
+    if (public_api()) return 1;
     kernels();
     if (search_exact()) return 1;
     if (ties_and_int8()) return 1;
