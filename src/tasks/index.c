@@ -564,9 +564,16 @@ jaclip_status jc_index_open(const char *dir, jc_index **out, jaclip_err *err)
         if (!st) st = check_npy(p, &s->feat, ix->m.dtype == JC_INDEX_I8 ? "|i1" : "<f4", 2, s->count, ix->m.dim, err);
         if (!st) {
             ix->bytes += s->feat.map.size;
-            /* every query scans all rows: ask the kernel to read ahead now rather than fault
-             * page by page during the first search */
-            if (s->feat.map.size) madvise((void *)((uintptr_t)s->feat.map.data & ~(uintptr_t)4095), s->feat.map.size, MADV_WILLNEED);
+            /* every query scans all rows: map them all now in one call (Linux >= 5.14) rather
+             * than fault page by page during the first search (2.5 s -> 0.3 s for 1 GB);
+             * older kernels get a read-ahead hint */
+            void *base = (void *)((uintptr_t)s->feat.map.data & ~(uintptr_t)4095);
+            if (s->feat.map.size) {
+#ifdef MADV_POPULATE_READ
+                if (madvise(base, s->feat.map.size, MADV_POPULATE_READ) != 0)
+#endif
+                    madvise(base, s->feat.map.size, MADV_WILLNEED);
+            }
         }
         free(p);
         if (!st && ix->m.dtype == JC_INDEX_I8) {
