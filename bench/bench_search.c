@@ -162,7 +162,7 @@ int main(int argc, char **argv)
         int ks[3] = {1, 5, 10};
         jc_retrieval_metrics m;
         double t0 = jc_now();
-        if (jc_retrieval_metrics_compute(img, ni, txt, nt, dim, ti, ks, 3, JC_TIES_GOLD_LAST, pool, &m, &err))
+        if (jc_retrieval_metrics_compute(img, ni, txt, nt, dim, ti, ks, 3, JC_TIES_GOLD_LAST, pool, NULL, &m, &err))
             return fprintf(stderr, "%s\n", err.msg), 1;
         printf("retrieval metrics: %lld images x %lld captions x %d, %s threads: %.2f s (R@1 t2i %.3f i2t %.3f)\n",
                (long long)ni, (long long)nt, dim, argv[4], jc_now() - t0, m.t2i[0], m.i2t[0]);

@@ -100,10 +100,12 @@ typedef jaclip_status (*jc_rows_fn)(void *ctx, int64_t from, int64_t to, float *
 /* Fills out (n x dim) with the features named by id (a string that identifies dataset,
  * split, keys and model), reusing chunks stored under cache_root/<hash of id>/ and computing
  * the missing ones with fn, each chunk committed atomically as soon as it is done (an
- * interrupted run resumes from the last whole chunk). cache_root NULL: no caching.
+ * interrupted run resumes from the last whole chunk). keys (n, may be NULL) are written once
+ * as keys.txt, one a line, so that row i of the chunks is readable without jaclip.
+ * cache_root NULL: no caching.
  * *reused receives the number of rows read from the cache. */
-jaclip_status jc_cache_features(const char *cache_root, const char *id, int64_t n, int dim, jc_rows_fn fn, void *ctx,
-                                float *out, int64_t *reused, jaclip_err *err);
+jaclip_status jc_cache_features(const char *cache_root, const char *id, int64_t n, int dim, const char *const *keys,
+                                jc_rows_fn fn, void *ctx, float *out, int64_t *reused, jaclip_err *err);
 /* Default cache root: $JACLIP_CACHE, else $XDG_CACHE_HOME/jaclip/features, else ~/.cache/jaclip/features. */
 char *jc_cache_default_root(void);
 /* An identity string for a model directory: real path + size and mtime of its weights. */

@@ -6,6 +6,7 @@
  * Layout: CACHE_ROOT/<16 hex digits = hash of the identity string>/
  *   id.txt              the identity string (dataset source, split, keys hash, model path,
  *                       weight size and mtime), checked on reuse
+ *   keys.txt            the key of each row, one a line (image key, or the text itself)
  *   chunk-000000.npy    rows [0, CHUNK) as (rows, dim) float32, L2-normalised
  *   chunk-000001.npy    ...
  * Each chunk is written atomically (temp + rename) the moment it is complete; a chunk
@@ -58,8 +59,25 @@ char *jc_model_identity(const char *model_dir, const char *tokenizer)
     return id;
 }
 
-jaclip_status jc_cache_features(const char *cache_root, const char *id, int64_t n, int dim, jc_rows_fn fn, void *ctx,
-                                float *out, int64_t *reused, jaclip_err *err)
+static void write_keys(const char *dir, const char *const *keys, int64_t n)
+{
+    char *p = jc_path_join(dir, "keys.txt");
+    jc_atomic_file af;
+    if (!p || jc_file_exists(p) || jc_atomic_open(p, &af, NULL)) {
+        free(p);
+        return;
+    }
+    for (int64_t i = 0; i < n; i++) {
+        /* one line per row: line breaks inside a key (a caption) are written as spaces */
+        for (const char *c = keys[i]; *c; c++) fputc(*c == '\n' || *c == '\r' ? ' ' : *c, af.f);
+        fputc('\n', af.f);
+    }
+    if (jc_atomic_commit(&af, NULL)) jc_warn("%s: could not write the cache key index", p);
+    free(p);
+}
+
+jaclip_status jc_cache_features(const char *cache_root, const char *id, int64_t n, int dim, const char *const *keys,
+                                jc_rows_fn fn, void *ctx, float *out, int64_t *reused, jaclip_err *err)
 {
     *reused = 0;
     if (!cache_root) return fn(ctx, 0, n, out, err);
@@ -85,6 +103,7 @@ jaclip_status jc_cache_features(const char *cache_root, const char *id, int64_t 
         }
         free(old);
         if (!jc_file_exists(idp)) st = jc_write_file_atomic(idp, id, strlen(id), err);
+        if (!st && keys) write_keys(dir, keys, n);
     }
     for (int64_t c0 = 0; c0 < n && !st; c0 += CACHE_CHUNK) {
         int64_t c1 = c0 + CACHE_CHUNK < n ? c0 + CACHE_CHUNK : n;

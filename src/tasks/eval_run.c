@@ -84,7 +84,7 @@ static jaclip_status image_features(const jc_eval_params *p, jaclip_model *m, ja
     jc_progress_start(&prog, "embedding images", "img", n, p->quiet);
     embed_ctx c = {.m = m, .s = s, .pool = pool, .prog = &prog};
     int64_t reused;
-    jaclip_status st = jc_cache_features(p->cache_root, id, n, jaclip_model_dim(m), image_rows, &c, out, &reused, err);
+    jaclip_status st = jc_cache_features(p->cache_root, id, n, jaclip_model_dim(m), (const char *const *)s->keys, image_rows, &c, out, &reused, err);
     if (reused && !p->quiet) fprintf(stderr, "%lld of %lld image features came from the cache\n", (long long)reused, (long long)n);
     jc_progress_finish(&prog);
     free(id);
@@ -149,7 +149,7 @@ static jaclip_status class_weights(const jc_eval_params *p, jaclip_model *m, jac
             jc_progress_start(&prog, "embedding class texts", "txt", nt, p->quiet);
             embed_ctx c = {.m = m, .texts = (const char *const *)texts, .pool = pool, .prog = &prog};
             int64_t reused;
-            st = jc_cache_features(p->cache_root, id, nt, dim, text_rows, &c, tf, &reused, err);
+            st = jc_cache_features(p->cache_root, id, nt, dim, (const char *const *)texts, text_rows, &c, tf, &reused, err);
             jc_progress_finish(&prog);
             free(id);
         }
@@ -317,7 +317,7 @@ jaclip_status jc_eval_retrieval(const jc_eval_params *p, cJSON **result, jaclip_
         jc_progress_start(&prog, "embedding captions", "txt", n_txt, p->quiet);
         embed_ctx c = {.m = m, .texts = (const char *const *)s.caps, .pool = pool, .prog = &prog};
         int64_t reused;
-        st = jc_cache_features(p->cache_root, tid, n_txt, dim, text_rows, &c, txt, &reused, err);
+        st = jc_cache_features(p->cache_root, tid, n_txt, dim, (const char *const *)s.caps, text_rows, &c, txt, &reused, err);
         jc_progress_finish(&prog);
         if (st) goto done;
     }
@@ -328,8 +328,13 @@ jaclip_status jc_eval_retrieval(const jc_eval_params *p, cJSON **result, jaclip_
         if ((st = save_npy(p->save_features, "text_image.npy", "<i8", n_txt, 0, text_image, err))) goto done;
     }
     jc_retrieval_metrics rm;
-    if ((st = jc_retrieval_metrics_compute(img, n, txt, n_txt, dim, text_image, p->ks, p->n_k, p->ties, pool, &rm, err)))
-        goto done;
+    {
+        jc_progress prog;
+        jc_progress_start(&prog, "ranking", "caption", n_txt, p->quiet);
+        st = jc_retrieval_metrics_compute(img, n, txt, n_txt, dim, text_image, p->ks, p->n_k, p->ties, pool, &prog, &rm, err);
+        jc_progress_finish(&prog);
+        if (st) goto done;
+    }
     cJSON *mo = cJSON_CreateObject();
     char k[64];
     double r1_i = NAN, r1_t = NAN;

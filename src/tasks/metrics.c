@@ -13,6 +13,7 @@
 #include "tasks/metrics.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -98,6 +99,8 @@ typedef struct ret_ctx {
     int64_t *t2i_ahead; /* n_txt: images ahead of the gold image */
     int64_t *i2t_ahead; /* n_threads * n_img: captions ahead of the best caption, per thread */
     float *row;         /* n_threads * RET_TILE */
+    jc_progress *prog;  /* touched by thread 0 only */
+    atomic_llong done;  /* captions finished */
 } ret_ctx;
 
 static void gold_task(void *vc, int task, int thread)
@@ -139,11 +142,14 @@ static void count_task(void *vc, int task, int thread)
             c->t2i_ahead[t] += ahead;
         }
     }
+    long long done = atomic_fetch_add(&c->done, t1 - t0) + (t1 - t0);
+    if (thread == 0 && c->prog) jc_progress_add(c->prog, done - c->prog->done);
 }
 
 jaclip_status jc_retrieval_metrics_compute(const float *img, int64_t n_img, const float *txt, int64_t n_txt, int dim,
                                            const int64_t *text_image, const int *ks, int n_k, jc_ties ties,
-                                           jaclip_pool *pool, jc_retrieval_metrics *out, jaclip_err *err)
+                                           jaclip_pool *pool, jc_progress *prog, jc_retrieval_metrics *out,
+                                           jaclip_err *err)
 {
     memset(out, 0, sizeof *out);
     if (n_img <= 0 || n_txt <= 0) return jc_err(err, JACLIP_ERR_ARG, "retrieval needs images and captions (got %lld and %lld)",
@@ -190,12 +196,15 @@ jaclip_status jc_retrieval_metrics_compute(const float *img, int64_t n_img, cons
     }
     c.gold = gold;
     c.best = best;
+    c.prog = prog;
+    atomic_init(&c.done, 0);
     int n_tasks = (int)((n_txt + RET_BLOCK - 1) / RET_BLOCK);
     jc_pool_run(pool, n_tasks, gold_task, &c);
     for (int64_t i = 0; i < n_img; i++) best[i] = -INFINITY;
     for (int64_t t = 0; t < n_txt; t++)
         if (gold[t] > best[text_image[t]]) best[text_image[t]] = gold[t];
     jc_pool_run(pool, n_tasks, count_task, &c);
+    if (prog) jc_progress_add(prog, n_txt - prog->done);
     for (int th = 1; th < nt; th++)
         for (int64_t i = 0; i < n_img; i++) c.i2t_ahead[i] += c.i2t_ahead[(size_t)th * (size_t)n_img + (size_t)i];
     out->n_k = n_k;

@@ -50,9 +50,10 @@ typedef struct jc_retrieval_metrics {
 
 /* img: n_img x dim, txt: n_txt x dim, both L2-normalised; text_image[t] is the image of
  * caption t. Every image needs at least one caption. Scores are computed on the pool with
- * the SIMD dot kernel (no n_txt x n_img matrix is held). */
+ * the SIMD dot kernel (no n_txt x n_img matrix is held). prog (may be NULL) counts captions. */
 jaclip_status jc_retrieval_metrics_compute(const float *img, int64_t n_img, const float *txt, int64_t n_txt, int dim,
                                            const int64_t *text_image, const int *ks, int n_k, jc_ties ties,
-                                           jaclip_pool *pool, jc_retrieval_metrics *out, jaclip_err *err);
+                                           jaclip_pool *pool, jc_progress *prog, jc_retrieval_metrics *out,
+                                           jaclip_err *err);
 
 #endif

@@ -178,29 +178,45 @@ static int cache(void)
     jaclip_err err = {0};
     int64_t reused;
     fake f = {.fail_at = 4500};
-    CHECK(jc_cache_features(root, "ds=x model=y", N, 4, fake_rows, &f, out, &reused, &err) == JACLIP_ERR_IO, "interrupted run fails");
+    CHECK(jc_cache_features(root, "ds=x model=y", N, 4, NULL, fake_rows, &f, out, &reused, &err) == JACLIP_ERR_IO, "interrupted run fails");
     CHECK(reused == 0 && f.computed == 4500, "computed %lld", (long long)f.computed);
     f = (fake){.fail_at = -1};
-    CHECK(jc_cache_features(root, "ds=x model=y", N, 4, fake_rows, &f, out, &reused, &err) == JACLIP_OK, "%s", err.msg);
+    CHECK(jc_cache_features(root, "ds=x model=y", N, 4, NULL, fake_rows, &f, out, &reused, &err) == JACLIP_OK, "%s", err.msg);
     CHECK(reused == 4096 && f.computed == N - 4096, "resume: reused %lld, computed %lld", (long long)reused, (long long)f.computed);
     bool ok = true;
     for (int i = 0; i < N; i++) ok &= out[i * 4 + 3] == (float)(i * 4);
     CHECK(ok, "values after resume");
     f = (fake){.fail_at = -1};
     memset(out, 0, N * 4 * sizeof(float));
-    CHECK(jc_cache_features(root, "ds=x model=y", N, 4, fake_rows, &f, out, &reused, &err) == JACLIP_OK && reused == N && f.computed == 0,
+    CHECK(jc_cache_features(root, "ds=x model=y", N, 4, NULL, fake_rows, &f, out, &reused, &err) == JACLIP_OK && reused == N && f.computed == 0,
           "second run reuses everything (%lld)", (long long)reused);
     CHECK(out[4999 * 4 + 1] == 9998.0f, "cached values");
     f = (fake){.fail_at = -1};
-    CHECK(jc_cache_features(root, "ds=x model=OTHER", N, 4, fake_rows, &f, out, &reused, &err) == JACLIP_OK && reused == 0 && f.computed == N,
+    char **keys = malloc(N * sizeof *keys);
+    for (int i = 0; i < N; i++) {
+        keys[i] = malloc(16);
+        snprintf(keys[i], 16, "k%d", i);
+    }
+    CHECK(jc_cache_features(root, "ds=x model=OTHER", N, 4, (const char *const *)keys, fake_rows, &f, out, &reused, &err) == JACLIP_OK && reused == 0 && f.computed == N,
           "another model does not reuse");
+    {
+        char hx[32], kp[700];
+        snprintf(hx, sizeof hx, "%016llx", (unsigned long long)jc_hash64(0, "ds=x model=OTHER", strlen("ds=x model=OTHER")));
+        snprintf(kp, sizeof kp, "%s/%s/keys.txt", root, hx);
+        char **lines;
+        int nl;
+        CHECK(jc_read_lines(kp, &lines, &nl, &err) == JACLIP_OK && nl == N && !strcmp(lines[4999], "k4999"), "keys.txt index");
+        if (nl) jc_free_strings(lines, nl);
+    }
+    for (int i = 0; i < N; i++) free(keys[i]);
+    free(keys);
     /* a damaged chunk is recomputed */
     char hex[32], cmd[1024];
     snprintf(hex, sizeof hex, "%016llx", (unsigned long long)jc_hash64(0, "ds=x model=y", strlen("ds=x model=y")));
     test_system("truncate -s 50 %s/%s/chunk-000001.npy", root, hex);
     snprintf(cmd, sizeof cmd, "%s/%s/chunk-000001.npy", root, hex);
     f = (fake){.fail_at = -1};
-    CHECK(jc_cache_features(root, "ds=x model=y", N, 4, fake_rows, &f, out, &reused, &err) == JACLIP_OK && f.computed == 2048,
+    CHECK(jc_cache_features(root, "ds=x model=y", N, 4, NULL, fake_rows, &f, out, &reused, &err) == JACLIP_OK && f.computed == 2048,
           "damaged chunk recomputed (%lld)", (long long)f.computed);
     CHECK(out[3000 * 4] == 3000.0f, "value from recomputed chunk");
     free(out);

@@ -39,11 +39,11 @@ static void hand_retrieval(void)
     int ks[3] = {1, 2, 3};
     jc_retrieval_metrics m;
     jaclip_err err = {0};
-    CHECK(jc_retrieval_metrics_compute(img, 3, txt, 5, 3, ti, ks, 3, JC_TIES_GOLD_LAST, NULL, &m, &err) == JACLIP_OK, "%s", err.msg);
+    CHECK(jc_retrieval_metrics_compute(img, 3, txt, 5, 3, ti, ks, 3, JC_TIES_GOLD_LAST, NULL, NULL, &m, &err) == JACLIP_OK, "%s", err.msg);
     CHECK(near(m.t2i[0], 0.6) && near(m.t2i[1], 0.8) && near(m.t2i[2], 1.0), "t2i gold-last %g %g %g", m.t2i[0], m.t2i[1], m.t2i[2]);
     CHECK(near(m.i2t[0], 2.0 / 3) && near(m.i2t[1], 1.0) && near(m.i2t[2], 1.0), "i2t %g %g %g", m.i2t[0], m.i2t[1], m.i2t[2]);
     CHECK(m.n_images == 3 && m.n_texts == 5 && m.k[1] == 2, "counts");
-    CHECK(jc_retrieval_metrics_compute(img, 3, txt, 5, 3, ti, ks, 3, JC_TIES_GOLD_FIRST, NULL, &m, &err) == JACLIP_OK, "%s", err.msg);
+    CHECK(jc_retrieval_metrics_compute(img, 3, txt, 5, 3, ti, ks, 3, JC_TIES_GOLD_FIRST, NULL, NULL, &m, &err) == JACLIP_OK, "%s", err.msg);
     CHECK(near(m.t2i[0], 0.6) && near(m.t2i[1], 1.0), "t2i gold-first %g %g", m.t2i[0], m.t2i[1]);
     CHECK(near(m.i2t[0], 2.0 / 3), "i2t gold-first %g", m.i2t[0]);
 
@@ -51,9 +51,9 @@ static void hand_retrieval(void)
      * with one competitor: gold-last gives R@1 = 0 and R@2 = 1, gold-first R@1 = 1. */
     float img2[4] = {1, 0, 1, 0}, txt2[4] = {1, 0, 1, 0};
     int64_t ti2[2] = {0, 1};
-    CHECK(jc_retrieval_metrics_compute(img2, 2, txt2, 2, 2, ti2, ks, 2, JC_TIES_GOLD_LAST, NULL, &m, &err) == JACLIP_OK, "%s", err.msg);
+    CHECK(jc_retrieval_metrics_compute(img2, 2, txt2, 2, 2, ti2, ks, 2, JC_TIES_GOLD_LAST, NULL, NULL, &m, &err) == JACLIP_OK, "%s", err.msg);
     CHECK(near(m.t2i[0], 0) && near(m.i2t[0], 0) && near(m.t2i[1], 1) && near(m.i2t[1], 1), "ties gold-last %g %g", m.t2i[0], m.i2t[0]);
-    CHECK(jc_retrieval_metrics_compute(img2, 2, txt2, 2, 2, ti2, ks, 2, JC_TIES_GOLD_FIRST, NULL, &m, &err) == JACLIP_OK, "%s", err.msg);
+    CHECK(jc_retrieval_metrics_compute(img2, 2, txt2, 2, 2, ti2, ks, 2, JC_TIES_GOLD_FIRST, NULL, NULL, &m, &err) == JACLIP_OK, "%s", err.msg);
     CHECK(near(m.t2i[0], 1) && near(m.i2t[0], 1), "ties gold-first %g %g", m.t2i[0], m.i2t[0]);
 
     /* Ties among an image's own captions do not matter: I0 has two identical captions that
@@ -62,25 +62,25 @@ static void hand_retrieval(void)
      * t2: I1 .8 vs I0 .6 -> hit. All 1. */
     float img3[4] = {1, 0, 0, 1}, txt3[6] = {1, 0, 1, 0, .6f, .8f};
     int64_t ti3[3] = {0, 0, 1};
-    CHECK(jc_retrieval_metrics_compute(img3, 2, txt3, 3, 2, ti3, ks, 1, JC_TIES_GOLD_LAST, NULL, &m, &err) == JACLIP_OK, "%s", err.msg);
+    CHECK(jc_retrieval_metrics_compute(img3, 2, txt3, 3, 2, ti3, ks, 1, JC_TIES_GOLD_LAST, NULL, NULL, &m, &err) == JACLIP_OK, "%s", err.msg);
     CHECK(near(m.t2i[0], 1) && near(m.i2t[0], 1), "own-caption ties %g %g", m.t2i[0], m.i2t[0]);
 
     /* K beyond the candidate count is capped (always a hit). */
     int bigk[1] = {10};
-    CHECK(jc_retrieval_metrics_compute(img, 3, txt, 5, 3, ti, bigk, 1, JC_TIES_GOLD_LAST, NULL, &m, &err) == JACLIP_OK, "%s", err.msg);
+    CHECK(jc_retrieval_metrics_compute(img, 3, txt, 5, 3, ti, bigk, 1, JC_TIES_GOLD_LAST, NULL, NULL, &m, &err) == JACLIP_OK, "%s", err.msg);
     CHECK(near(m.t2i[0], 1) && near(m.i2t[0], 1), "K capped");
 
     /* bad input */
     int64_t bad[5] = {0, 0, 1, 2, 3};
-    CHECK(jc_retrieval_metrics_compute(img, 3, txt, 5, 3, bad, ks, 1, 0, NULL, &m, &err) == JACLIP_ERR_ARG &&
+    CHECK(jc_retrieval_metrics_compute(img, 3, txt, 5, 3, bad, ks, 1, 0, NULL, NULL, &m, &err) == JACLIP_ERR_ARG &&
               strstr(err.msg, "caption 4") && strstr(err.msg, "image 3"), "bad image id: %s", err.msg);
     int64_t nocap[5] = {0, 0, 0, 2, 2};
-    CHECK(jc_retrieval_metrics_compute(img, 3, txt, 5, 3, nocap, ks, 1, 0, NULL, &m, &err) == JACLIP_ERR_ARG &&
+    CHECK(jc_retrieval_metrics_compute(img, 3, txt, 5, 3, nocap, ks, 1, 0, NULL, NULL, &m, &err) == JACLIP_ERR_ARG &&
               strstr(err.msg, "image 1 has no caption"), "no caption: %s", err.msg);
     float nanimg[9];
     memcpy(nanimg, img, sizeof img);
     nanimg[4] = NAN;
-    CHECK(jc_retrieval_metrics_compute(nanimg, 3, txt, 5, 3, ti, ks, 1, 0, NULL, &m, &err) == JACLIP_ERR_NUMERIC &&
+    CHECK(jc_retrieval_metrics_compute(nanimg, 3, txt, 5, 3, ti, ks, 1, 0, NULL, NULL, &m, &err) == JACLIP_ERR_NUMERIC &&
               strstr(err.msg, "image 1"), "nan: %s", err.msg);
 }
 
@@ -176,7 +176,7 @@ static int against_reference(void)
         setenv("JACLIP_SIMD", jc_simd_name((jc_simd)lvl), 1);
         for (int th = 0; th < 2; th++) {
             jc_retrieval_metrics m;
-            CHECK(jc_retrieval_metrics_compute(img, NI, txt, NT, D, ti, ks, 3, JC_TIES_GOLD_LAST, th ? pool : NULL, &m, &err) == JACLIP_OK, "%s", err.msg);
+            CHECK(jc_retrieval_metrics_compute(img, NI, txt, NT, D, ti, ks, 3, JC_TIES_GOLD_LAST, th ? pool : NULL, NULL, &m, &err) == JACLIP_OK, "%s", err.msg);
             for (int q = 0; q < 3; q++) {
                 char k1[64], k2[64];
                 snprintf(k1, sizeof k1, "image_retrieval_recall@%d", ks[q]);
