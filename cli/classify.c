@@ -35,6 +35,7 @@ static void usage(FILE *f)
             "  --json                 one JSON object per image (JSONL) instead of a table\n"
             "  --tokenizer FILE       the SentencePiece model, when DIR has no spiece.model\n"
             "  --threads N            worker threads (default: all CPUs)\n"
+            "  --allow-unknown-config warn about unknown config.json keys instead of refusing the model\n"
             "\n"
             "example:\n"
             "  jaclip classify --model clip-japanese-base-v2 dog.jpg --labels 犬,猫,象\n"
@@ -91,6 +92,7 @@ static int run_classify(int argc, char **argv)
     const char *model_dir = NULL, *tokenizer = NULL, *templates_path = NULL;
     cli_strs images = {0}, labels = {0}, templates = {0};
     long top = 5, threads = 0;
+    bool allow_unknown = false;
     bool json = false;
     int rc = 1;
     jaclip_model *m = NULL;
@@ -123,6 +125,8 @@ static int run_classify(int argc, char **argv)
             if (!(v = cli_value(CMD, argc, argv, &i)) || !cli_read_lines(CMD, v, true, &images)) goto done;
         } else if (strcmp(a, "--top") == 0) {
             if (!(v = cli_value(CMD, argc, argv, &i)) || !cli_parse_int(CMD, a, v, 1, 1 << 20, &top)) goto done;
+        } else if (strcmp(a, "--allow-unknown-config") == 0) {
+            allow_unknown = true;
         } else if (strcmp(a, "--threads") == 0) {
             if (!(v = cli_value(CMD, argc, argv, &i)) || !cli_parse_int(CMD, a, v, 1, 1024, &threads)) goto done;
         } else if (strcmp(a, "--json") == 0) {
@@ -158,6 +162,7 @@ static int run_classify(int argc, char **argv)
     jaclip_model_params mp = jaclip_model_default_params();
     mp.tokenizer_path = tokenizer;
     mp.n_threads = (int)threads;
+    mp.allow_unknown_config = allow_unknown;
     if (jaclip_model_load(model_dir, &mp, &m, &err)) {
         cli_fail(CMD, &err);
         goto done;

@@ -38,6 +38,7 @@ static void usage(FILE *f)
             "  --normalize            L2-normalise each row (cosine similarity = dot product)\n"
             "  --batch N              inputs per forward pass (default 8 images / 64 texts)\n"
             "  --threads N            worker threads (default: all CPUs)\n"
+            "  --allow-unknown-config warn about unknown config.json keys instead of refusing the model\n"
             "  --quiet                no progress line on stderr\n"
             "preprocessed inputs (for checking the engine against a reference):\n"
             "  --pixels X.npy         float32 (n, 3, S, S) normalised pixels instead of image files\n"
@@ -63,7 +64,7 @@ static int run_embed(int argc, char **argv)
     const char *model_dir = NULL, *out_path = NULL, *tokenizer = NULL, *pixels_path = NULL, *ids_path = NULL;
     jc_npy pre = {0};
     int32_t *lengths = NULL;
-    bool normalize = false, quiet = false;
+    bool normalize = false, quiet = false, allow_unknown = false;
     long batch = 0, threads = 0;
     cli_strs images = {0}, texts = {0};
     int rc = 1;
@@ -109,6 +110,8 @@ static int run_embed(int argc, char **argv)
             quiet = true;
         } else if (strcmp(a, "--batch") == 0) {
             if (!(v = cli_value(CMD, argc, argv, &i)) || !cli_parse_int(CMD, a, v, 1, 4096, &batch)) goto done;
+        } else if (strcmp(a, "--allow-unknown-config") == 0) {
+            allow_unknown = true;
         } else if (strcmp(a, "--threads") == 0) {
             if (!(v = cli_value(CMD, argc, argv, &i)) || !cli_parse_int(CMD, a, v, 1, 1024, &threads)) goto done;
         } else {
@@ -129,6 +132,7 @@ static int run_embed(int argc, char **argv)
     jaclip_model_params mp = jaclip_model_default_params();
     mp.tokenizer_path = tokenizer;
     mp.n_threads = (int)threads;
+    mp.allow_unknown_config = allow_unknown;
     if (jaclip_model_load(model_dir, &mp, &m, &err)) {
         cli_fail(CMD, &err);
         goto done;

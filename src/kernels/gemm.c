@@ -10,6 +10,7 @@
  */
 #include "kernels/gemm.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -115,6 +116,9 @@ static struct {
     const char *name;
 } G;
 
+static void gemm_task(void *ctx, int task, int thread);
+static bool self_check(void);
+
 static void gemm_init(void)
 {
     if (G.init) return;
@@ -132,6 +136,11 @@ static void gemm_init(void)
     (void)force;
 #endif
     __atomic_store_n(&G.init, 1, __ATOMIC_RELEASE);
+    if (G.fn != ukernel_portable && !self_check()) {
+        /* never seen; a guard for a kernel that could not be run on the machine it was written on */
+        jc_warn("GEMM kernel %s disagrees with the portable kernel on this CPU; using the portable kernel", G.name);
+        G.fn = ukernel_portable, G.nr = 16, G.name = "portable";
+    }
 }
 
 const char *gemm_kernel_name(void)
@@ -198,6 +207,28 @@ static void gemm_task(void *ctx, int task, int thread)
             }
         }
     }
+}
+
+/* A small product with edge tiles in every direction, SIMD kernel vs portable kernel. */
+static bool self_check(void)
+{
+    enum { M = 13, K = 300, N = 70 };
+    static float a[M * K], w[N * K], bias[N], o1[M * N], o2[M * N];
+    for (int i = 0; i < M * K; i++) a[i] = (float)((i * 37) % 101) / 50.0f - 1.0f;
+    for (int i = 0; i < N * K; i++) w[i] = (float)((i * 53) % 97) / 48.0f - 1.0f;
+    for (int i = 0; i < N; i++) bias[i] = (float)i / 10.0f;
+    gemm_job j = {o1, a, w, bias, M, K, N, (N + NB - 1) / NB};
+    int tasks = ((M + MB - 1) / MB) * j.tiles_n;
+    for (int t = 0; t < tasks; t++) gemm_task(&j, t, 0);
+    ukernel_fn fn = G.fn;
+    int nr = G.nr;
+    G.fn = ukernel_portable, G.nr = 16;
+    j.out = o2;
+    for (int t = 0; t < tasks; t++) gemm_task(&j, t, 0);
+    G.fn = fn, G.nr = nr;
+    for (int i = 0; i < M * N; i++)
+        if (fabsf(o1[i] - o2[i]) > 1e-3f * (1.0f + fabsf(o2[i]))) return false;
+    return true;
 }
 
 void matmul_forward(jaclip_pool *pool, float *out, const float *inp, const float *w, const float *bias, int M, int K,

@@ -17,7 +17,7 @@
 
 jaclip_model_params jaclip_model_default_params(void)
 {
-    jaclip_model_params p = {.tokenizer_path = NULL, .n_threads = 0, .pool = NULL};
+    jaclip_model_params p = {.tokenizer_path = NULL, .n_threads = 0, .pool = NULL, .allow_unknown_config = 0};
     return p;
 }
 
@@ -66,6 +66,7 @@ jaclip_status jaclip_model_load(const char *dir, const jaclip_model_params *p, j
     char *wpath = jc_path_join(dir, "model.safetensors");
     char *tpath = p->tokenizer_path ? jc_strdup(p->tokenizer_path) : jc_path_join(dir, "spiece.model");
     if (!m->dir || !wpath || !tpath) rc = jc_err(err, JACLIP_ERR_NOMEM, "out of memory");
+    m->cfg.allow_unknown_keys = p->allow_unknown_config != 0;
     if (!rc) rc = jc_config_load(dir, &m->cfg, err);
     if (!rc && !jc_file_exists(tpath))
         rc = jc_err(err, JACLIP_ERR_IO,
