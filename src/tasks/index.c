@@ -15,6 +15,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -43,11 +44,59 @@ bool jc_simd_supported(jc_simd s)
     return false;
 }
 
+static float dot_scalar(const float *a, const float *b, int dim);
+static float dot_i8_scalar(const float *a, const int8_t *b, int dim);
+#ifdef JC_X86
+static void dot_rows_avx512(const float *q, const float *rows, int64_t n, int dim, float *out);
+static void dot_rows_i8_avx512(const float *q, const int8_t *rows, const float *scale, int64_t n, int dim, float *out);
+#endif
+
+/* The AVX-512 kernels could not be run where they were written (no AVX-512 on the dev
+ * machine), so before trusting them they must agree with the portable code on a fixed
+ * input; if not, AVX2 is used and a warning says so. Checked once per process. */
+static bool avx512_agrees(void)
+{
+#ifdef JC_X86
+    enum { D = 259, N = 3 };
+    float q[D], r[N * D], out[N], sc[N];
+    int8_t r8[N * D];
+    uint32_t x = 2463534242u;
+    for (int i = 0; i < D; i++) {
+        x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+        q[i] = (float)(x % 2001) / 1000.0f - 1.0f;
+    }
+    for (int i = 0; i < N * D; i++) {
+        x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+        r[i] = (float)(x % 2001) / 1000.0f - 1.0f;
+        r8[i] = (int8_t)((int)(x % 255) - 127);
+    }
+    for (int i = 0; i < N; i++) sc[i] = 0.01f * (float)(i + 1);
+    dot_rows_avx512(q, r, N, D, out);
+    for (int i = 0; i < N; i++)
+        if (fabsf(out[i] - dot_scalar(q, r + i * D, D)) > 1e-3f) return false;
+    dot_rows_i8_avx512(q, r8, sc, N, D, out);
+    for (int i = 0; i < N; i++)
+        if (fabsf(out[i] - sc[i] * dot_i8_scalar(q, r8 + i * D, D)) > 1e-2f) return false;
+    return true;
+#else
+    return false;
+#endif
+}
+
 jc_simd jc_simd_level(void)
 {
-    jc_simd best = JC_SIMD_SCALAR;
-    if (jc_simd_supported(JC_SIMD_AVX512)) best = JC_SIMD_AVX512;
-    else if (jc_simd_supported(JC_SIMD_AVX2)) best = JC_SIMD_AVX2;
+    static _Atomic int cpu_best = -1; /* the CPU's best level, self-checked; computed once */
+    int b = atomic_load(&cpu_best);
+    if (b < 0) {
+        b = JC_SIMD_SCALAR;
+        if (jc_simd_supported(JC_SIMD_AVX512)) {
+            if (avx512_agrees()) b = JC_SIMD_AVX512;
+            else jc_warn("the AVX-512 dot-product kernel disagrees with the portable one on this CPU; using AVX2");
+        }
+        if (b == JC_SIMD_SCALAR && jc_simd_supported(JC_SIMD_AVX2)) b = JC_SIMD_AVX2;
+        atomic_store(&cpu_best, b);
+    }
+    jc_simd best = (jc_simd)b;
     const char *e = getenv("JACLIP_SIMD");
     if (e && *e) {
         jc_simd cap = strcmp(e, "scalar") == 0 ? JC_SIMD_SCALAR : strcmp(e, "avx2") == 0 ? JC_SIMD_AVX2 : JC_SIMD_AVX512;
