@@ -288,8 +288,13 @@ static int cmd_add_features(const opts *o)
     bool exists = p && jc_file_exists(p);
     free(p);
     if (!exists && jc_index_create(o->index, (int)f.shape[1], o->int8 ? JC_INDEX_I8 : JC_INDEX_F32, o->model, &err)) {
-        cli_fail(cmd, &err);
-        goto done;
+        p = jc_path_join(o->index, "index.json");
+        exists = p && jc_file_exists(p); /* another process created it meanwhile: append to it */
+        free(p);
+        if (!exists) {
+            cli_fail(cmd, &err);
+            goto done;
+        }
     }
     if (jc_index_append(o->index, f.data, f.shape[0], (int)f.shape[1], (const char *const *)keys, &err)) {
         cli_fail(cmd, &err);

@@ -14,10 +14,12 @@
 #include "tasks/index.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -395,18 +397,38 @@ static jaclip_status meta_write(const char *dir, const meta *m, jaclip_err *err)
     return st;
 }
 
+/* Exclusive lock on INDEX/.lock, held by creates and appends (see jc_index_append). */
+static int lock_index(const char *dir, jaclip_err *err)
+{
+    char *lp = jc_path_join(dir, ".lock");
+    if (!lp) return jc_err(err, JACLIP_ERR_NOMEM, "out of memory"), -1;
+    int fd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+    if (fd < 0) jc_err(err, JACLIP_ERR_IO, "%s: cannot open the index lock: %s", lp, strerror(errno));
+    free(lp);
+    if (fd >= 0)
+        while (flock(fd, LOCK_EX) != 0 && errno == EINTR) {
+        }
+    return fd;
+}
+
 jaclip_status jc_index_create(const char *dir, int dim, jc_index_dtype dtype, const char *model, jaclip_err *err)
 {
     if (dim < 1 || dim > 65536) return jc_err(err, JACLIP_ERR_ARG, "index dim %d out of range", dim);
-    char *path = jc_path_join(dir, "index.json");
-    if (!path) return jc_err(err, JACLIP_ERR_NOMEM, "out of memory");
-    bool exists = jc_file_exists(path);
-    free(path);
-    if (exists) return jc_err(err, JACLIP_ERR_ARG, "%s: already holds an index (add to it with `jaclip index add`)", dir);
     jaclip_status st = jc_mkdirs(dir, err);
     if (st) return st;
-    meta m = {.dim = dim, .dtype = dtype, .model = (char *)(model ? model : "")};
-    return meta_write(dir, &m, err);
+    int fd = lock_index(dir, err);
+    if (fd < 0) return err ? err->code : JACLIP_ERR_IO;
+    char *path = jc_path_join(dir, "index.json");
+    if (!path) st = jc_err(err, JACLIP_ERR_NOMEM, "out of memory");
+    else if (jc_file_exists(path))
+        st = jc_err(err, JACLIP_ERR_ARG, "%s: already holds an index (add to it with `jaclip index add`)", dir);
+    free(path);
+    if (!st) {
+        meta m = {.dim = dim, .dtype = dtype, .model = (char *)(model ? model : "")};
+        st = meta_write(dir, &m, err);
+    }
+    close(fd);
+    return st;
 }
 
 /* ====================================================================================== */
@@ -421,8 +443,33 @@ static char *seg_path(const char *dir, const char *seg, const char *suffix)
     return p;
 }
 
+static jaclip_status append_locked(const char *dir, const float *feats, int64_t n, int dim, const char *const *keys,
+                                   jaclip_err *err);
+
+/* Two processes appending at once would pick the same segment name and the second
+ * index.json would drop the first one's segment: appends hold an exclusive lock on
+ * INDEX/.lock (searches need none: they read index.json once, and files are only added). */
 jaclip_status jc_index_append(const char *dir, const float *feats, int64_t n, int dim, const char *const *keys,
                               jaclip_err *err)
+{
+    char *p = jc_path_join(dir, "index.json");
+    bool exists = p && jc_file_exists(p);
+    free(p);
+    if (!exists) { /* the usual "no index here" error, without creating a lock file there */
+        meta tmp;
+        jaclip_status st = meta_read(dir, &tmp, err);
+        if (st) return st;
+        meta_free(&tmp);
+    }
+    int fd = lock_index(dir, err);
+    if (fd < 0) return err ? err->code : JACLIP_ERR_IO;
+    jaclip_status st = append_locked(dir, feats, n, dim, keys, err);
+    close(fd); /* releases the lock */
+    return st;
+}
+
+static jaclip_status append_locked(const char *dir, const float *feats, int64_t n, int dim, const char *const *keys,
+                                   jaclip_err *err)
 {
     meta m;
     jaclip_status st = meta_read(dir, &m, err);

@@ -6,6 +6,7 @@
 #    adding new ones from --images-from), search --image finds the image itself first with
 #    cosine ~1, search --text returns K results ordered by score; an int8 index (from
 #    precomputed features) gives the same top-1;
+#  * four concurrent appends all land (the append lock);
 #  * errors: wrong query size, key/row count mismatch, no index, bad option.
 set -euo pipefail
 J=${JACLIP_BIN:-build/jaclip}
@@ -45,6 +46,11 @@ assert r["results"][0]["key"] == "b/123.jpg" and r["searched"] == 3500
 PY
 "$J" search --index "$T/ix" --vector "$T/q.npy" > "$T/plain.txt" 2> /dev/null
 [ "$(wc -l < "$T/plain.txt")" = 10 ] && grep -q "b/123.jpg" "$T/plain.txt" || fail "plain output: 10 lines by default"
+# concurrent appends (a lock serialises them): no segment is lost
+for i in 1 2 3 4; do "$J" index add-features --index "$T/cc" --features "$T/b.npy" --keys "$T/b.txt" > /dev/null & done
+wait
+"$J" index add-features --index "$T/cc" --features "$T/b.npy" --keys "$T/b.txt" > /dev/null
+"$J" index info --index "$T/cc" | grep -q "rows    2500" || { "$J" index info --index "$T/cc"; fail "concurrent appends lost rows"; }
 # int8 copy of the same rows: same top-1, 4x smaller rows
 "$J" index add-features --index "$T/ix8" --int8 --features "$T/a.npy" --keys "$T/a.txt" > /dev/null
 "$J" index add-features --index "$T/ix8" --features "$T/b.npy" --keys "$T/b.txt" > /dev/null
