@@ -18,7 +18,7 @@
  *
  * Appending writes a new segment (all its files atomically) and then atomically replaces
  * index.json, so an interrupted append leaves the index as it was, and nothing already
- * stored is rewritten. Rows are numbered 0..N-1 across segments in index.json order.
+ * stored is rewritten. Creates and appends hold an exclusive flock on INDEX/.lock. Rows are numbered 0..N-1 across segments in index.json order.
  * For dtype i8, x[r][d] ~= scale[r] * q[r][d] with q in [-127, 127] and
  * scale[r] = max_d |x[r][d]| / 127 (symmetric per-row quantisation of the normalised row).
  */
