@@ -34,6 +34,8 @@ static void usage(FILE *f)
             "  --model DIR           model directory; --tokenizer FILE if spiece.model is not in it\n"
             "  --out FILE.json       write the result (CLIP_benchmark names; fractions in [0,1]) atomically\n"
             "  --k 1,5,10            recall@K values for retrieval\n"
+            "  --image-list FILE     with --captions: only these images (COCO ids or file names, one a line;\n"
+            "                        e.g. the Karpathy 5k test split of val2014 for STAIR Captions)\n"
             "  --limit N             evaluate only the first N images (quick checks)\n"
             "  --cache DIR           feature cache (default $JACLIP_CACHE or ~/.cache/jaclip/features);\n"
             "  --no-cache            a second run reuses the image features, an interrupted run resumes\n"
@@ -81,6 +83,7 @@ static int run_eval(int argc, char **argv)
         else if (!strcmp(a, "--split")) dst = &p.split;
         else if (!strcmp(a, "--images")) dst = &p.images_dir;
         else if (!strcmp(a, "--captions")) dst = &p.captions;
+        else if (!strcmp(a, "--image-list")) dst = &p.image_list;
         else if (!strcmp(a, "--out")) dst = &out;
         else if (!strcmp(a, "--cache")) dst = &cache;
         else if (!strcmp(a, "--save-features")) dst = &p.save_features;

@@ -58,9 +58,12 @@ jaclip_status jc_image_set_from_split(const char *root, const char *split, unsig
                                       jc_image_set *out, jaclip_err *err);
 /* COCO / STAIR caption JSON ({"images":[{id,file_name}], "annotations":[{image_id,caption}]})
  * with images in IMAGES_DIR/file_name. Images without a caption are left out (warned);
- * a caption whose image_id is not among the images is an error naming the file and id. */
-jaclip_status jc_image_set_from_coco(const char *images_dir, const char *captions_json, jc_image_set *out,
-                                     jaclip_err *err);
+ * a caption whose image_id is not among the images is an error naming the file and id.
+ * image_list (may be NULL): keep only the images it names, one a line, by COCO id or by
+ * file name (compared by basename, so Karpathy-split paths like val2014/COCO_val2014_...jpg
+ * work); an entry that matches nothing is an error naming the list, the line and the entry. */
+jaclip_status jc_image_set_from_coco(const char *images_dir, const char *captions_json, const char *image_list,
+                                     jc_image_set *out, jaclip_err *err);
 
 /* Lines of a UTF-8 text file (trailing \r stripped, blank lines skipped unless keep_blank). */
 jaclip_status jc_read_lines(const char *path, char ***lines, int *n, jaclip_err *err);
@@ -121,6 +124,7 @@ typedef struct jc_eval_params {
     const char *model_dir, *tokenizer;
     const char *dataset_root, *split;     /* CLIP_benchmark layout */
     const char *images_dir, *captions;    /* retrieval from COCO/STAIR caption JSON */
+    const char *image_list;               /* optional subset of the caption JSON's images */
     const char *templates;                /* NULL: ROOT/zeroshot_classification_templates.txt */
     jc_template_mode template_mode;
     const char *cache_root;               /* NULL: no cache */

@@ -326,6 +326,7 @@ typedef struct coco_img {
     int64_t id;
     const char *file;
     int64_t n_caps, first; /* captions collected per image */
+    bool skip;             /* left out by the image list */
 } coco_img;
 
 static int cmp_coco_id(const void *a, const void *b)
@@ -340,8 +341,62 @@ static coco_img *find_img(coco_img *v, int64_t n, int64_t id)
     return bsearch(&k, v, (size_t)n, sizeof *v, cmp_coco_id);
 }
 
-jaclip_status jc_image_set_from_coco(const char *images_dir, const char *captions_json, jc_image_set *out,
-                                     jaclip_err *err)
+static const char *base_name(const char *p)
+{
+    const char *b = strrchr(p, '/');
+    return b ? b + 1 : p;
+}
+
+static int cmp_base(const void *a, const void *b)
+{
+    return strcmp(base_name((*(const coco_img *const *)a)->file), base_name((*(const coco_img *const *)b)->file));
+}
+
+/* Keeps only the images named in list_path (COCO ids or file names, one a line). */
+static jaclip_status apply_image_list(const char *list_path, const char *captions_json, coco_img *imgs, int64_t n_img,
+                                      jaclip_err *err)
+{
+    char **lines;
+    int n;
+    jaclip_status st = jc_read_lines(list_path, &lines, &n, err);
+    if (st) return st;
+    coco_img **byname = malloc(((size_t)n_img + 1) * sizeof *byname);
+    if (!byname) {
+        jc_free_strings(lines, n);
+        return jc_err(err, JACLIP_ERR_NOMEM, "out of memory");
+    }
+    for (int64_t k = 0; k < n_img; k++) {
+        byname[k] = &imgs[k];
+        imgs[k].skip = true;
+    }
+    qsort(byname, (size_t)n_img, sizeof *byname, cmp_base);
+    for (int i = 0; i < n && !st; i++) {
+        const char *l = lines[i];
+        while (*l == ' ' || *l == '\t') l++;
+        if (!*l || *l == '#') continue;
+        char *end;
+        long long id = strtoll(l, &end, 10);
+        coco_img *hit = NULL;
+        if (end != l && (*end == 0 || *end == ' ' || *end == '\t')) {
+            hit = find_img(imgs, n_img, id);
+        } else {
+            coco_img key = {.file = l}, *kp = &key;
+            coco_img **h = bsearch(&kp, byname, (size_t)n_img, sizeof *byname, cmp_base);
+            hit = h ? *h : NULL;
+        }
+        if (!hit)
+            st = jc_err(err, JACLIP_ERR_FORMAT, "%s: line %d: '%s' is neither an image id nor a file_name of %s", list_path,
+                        i + 1, l, captions_json);
+        else
+            hit->skip = false;
+    }
+    free(byname);
+    jc_free_strings(lines, n);
+    return st;
+}
+
+jaclip_status jc_image_set_from_coco(const char *images_dir, const char *captions_json, const char *image_list,
+                                     jc_image_set *out, jaclip_err *err)
 {
     memset(out, 0, sizeof *out);
     char *text;
@@ -412,10 +467,15 @@ jaclip_status jc_image_set_from_coco(const char *images_dir, const char *caption
         im->n_caps++;
         i++;
     }
+    if (image_list && (st = apply_image_list(image_list, captions_json, imgs, n_img, err))) goto done;
     /* Images in id order, captions in file order within each image. */
     builder b = {.s = out, .captions = true};
     int64_t kept = 0, dropped = 0;
     for (int64_t k = 0; k < n_img; k++) {
+        if (imgs[k].skip) {
+            imgs[k].n_caps = 0;
+            continue;
+        }
         if (imgs[k].n_caps == 0) {
             dropped++;
             continue;
@@ -439,7 +499,8 @@ jaclip_status jc_image_set_from_coco(const char *images_dir, const char *caption
     for (int64_t k = 0; k < n_img; k++)
         if (imgs[k].n_caps) pos[imgs[k].first + 1] = imgs[k].n_caps;
     for (int64_t k = 0; k < kept; k++) pos[k + 1] += pos[k];
-    for (int64_t a = 0; a < n_ann; a++) sorted[pos[imgs[ann_img[a]].first]++] = ann_txt[a];
+    for (int64_t a = 0; a < n_ann; a++)
+        if (imgs[ann_img[a]].n_caps) sorted[pos[imgs[ann_img[a]].first]++] = ann_txt[a];
     int64_t c = 0;
     for (int64_t k = 0; k < n_img && !st; k++) {
         if (!imgs[k].n_caps) continue;

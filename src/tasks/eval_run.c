@@ -290,7 +290,7 @@ jaclip_status jc_eval_retrieval(const jc_eval_params *p, cJSON **result, jaclip_
     char *model_id = NULL, *tid = NULL;
     cJSON *res = NULL;
     jaclip_status st;
-    if (p->captions) st = jc_image_set_from_coco(p->images_dir ? p->images_dir : ".", p->captions, &s, err);
+    if (p->captions) st = jc_image_set_from_coco(p->images_dir ? p->images_dir : ".", p->captions, p->image_list, &s, err);
     else if (p->dataset_root) st = jc_image_set_from_split(p->dataset_root, p->split, JC_NEED_TXT, 0, &s, err);
     else st = jc_err(err, JACLIP_ERR_ARG, "retrieval needs --dataset ROOT, or --images DIR --captions FILE.json");
     if (st) goto done;

@@ -135,20 +135,35 @@ static int bad_layouts(void)
     write_file(p, "{\"images\":[{\"id\":5,\"file_name\":\"e.jpg\"},{\"id\":2,\"file_name\":\"b.jpg\"},{\"id\":9,\"file_name\":\"none.jpg\"}],"
                   "\"annotations\":[{\"id\":1,\"image_id\":5,\"caption\":\"五\"},{\"id\":2,\"image_id\":2,\"caption\":\"二a\"},"
                   "{\"id\":3,\"image_id\":5,\"caption\":\"五b\"},{\"id\":4,\"image_id\":2,\"caption\":\"二b\"}]}");
-    REQUIRE(jc_image_set_from_coco("/imgs", p, &s, &err) == JACLIP_OK, "%s", err.msg);
+    REQUIRE(jc_image_set_from_coco("/imgs", p, NULL, &s, &err) == JACLIP_OK, "%s", err.msg);
     CHECK(s.n == 2 && !strcmp(s.keys[0], "/imgs/b.jpg") && !strcmp(s.keys[1], "/imgs/e.jpg"), "images in id order, caption-less left out");
     CHECK(s.n_caps == 4 && !strcmp(s.caps[0], "二a") && !strcmp(s.caps[1], "二b") && !strcmp(s.caps[2], "五") && !strcmp(s.caps[3], "五b"),
           "captions per image in file order");
     jc_image_set_free(&s);
+    /* a subset by id and by (Karpathy-style) path */
+    char lp[700];
+    snprintf(lp, sizeof lp, "%s/list.txt", root);
+    write_file(lp, "val2014/e.jpg\n");
+    REQUIRE(jc_image_set_from_coco("/imgs", p, lp, &s, &err) == JACLIP_OK, "%s", err.msg);
+    CHECK(s.n == 1 && !strcmp(s.keys[0], "/imgs/e.jpg") && s.n_caps == 2 && !strcmp(s.caps[1], "五b"), "subset by name");
+    jc_image_set_free(&s);
+    write_file(lp, "# karpathy test\n2\n5\n");
+    REQUIRE(jc_image_set_from_coco("/imgs", p, lp, &s, &err) == JACLIP_OK, "%s", err.msg);
+    CHECK(s.n == 2 && s.n_caps == 4, "subset by ids");
+    jc_image_set_free(&s);
+    write_file(lp, "2\n77\n");
+    CHECK(jc_image_set_from_coco("/imgs", p, lp, &s, &err) == JACLIP_ERR_FORMAT && strstr(err.msg, "list.txt") && strstr(err.msg, "line 2") &&
+              strstr(err.msg, "'77'"),
+          "unknown list entry: %s", err.msg);
     write_file(p, "{\"images\":[{\"id\":5,\"file_name\":\"e.jpg\"}],"
                   "\"annotations\":[{\"id\":1,\"image_id\":5,\"caption\":\"五\"},{\"id\":77,\"image_id\":123,\"caption\":\"x\"}]}");
-    CHECK(jc_image_set_from_coco("/imgs", p, &s, &err) == JACLIP_ERR_FORMAT && strstr(err.msg, "caps.json") && strstr(err.msg, "image_id 123") &&
+    CHECK(jc_image_set_from_coco("/imgs", p, NULL, &s, &err) == JACLIP_ERR_FORMAT && strstr(err.msg, "caps.json") && strstr(err.msg, "image_id 123") &&
               strstr(err.msg, "annotation 77"),
           "unknown image id: %s", err.msg);
     write_file(p, "{\"images\":[], \"annotations\": 3}");
-    CHECK(jc_image_set_from_coco("/imgs", p, &s, &err) == JACLIP_ERR_FORMAT && strstr(err.msg, "annotations"), "bad json: %s", err.msg);
+    CHECK(jc_image_set_from_coco("/imgs", p, NULL, &s, &err) == JACLIP_ERR_FORMAT && strstr(err.msg, "annotations"), "bad json: %s", err.msg);
     write_file(p, "{\"images\":[");
-    CHECK(jc_image_set_from_coco("/imgs", p, &s, &err) == JACLIP_ERR_FORMAT && strstr(err.msg, "not valid JSON"), "broken json: %s", err.msg);
+    CHECK(jc_image_set_from_coco("/imgs", p, NULL, &s, &err) == JACLIP_ERR_FORMAT && strstr(err.msg, "not valid JSON"), "broken json: %s", err.msg);
     return 0;
 }
 

@@ -4,6 +4,7 @@
 # caption JSON + image folder and as a CLIP_benchmark WebDataset layout (KEY.jpg + KEY.txt):
 #  * R@1/5/10 both ways equal tools/ref/eval_metrics.py (torch.topk counting as in
 #    CLIP_benchmark) on the same features, and both layouts give the same numbers;
+#  * --image-list keeps a subset (by file name or COCO id);
 #  * a caption JSON naming an unknown image id fails, naming the file and the id.
 set -euo pipefail
 J=${JACLIP_BIN:-build/jaclip}
@@ -67,6 +68,11 @@ assert abs(m["mean_recall@1"] - 0.5 * (m["image_retrieval_recall@1"] + m["text_r
 assert m["image_retrieval_recall@10"] < 1.0 or m["image_retrieval_recall@1"] < 1.0
 print("retrieval metrics match the reference:", m)
 PY
+# a subset (Karpathy-style list: paths by basename, and ids)
+{ ls "$T/imgs" | sort | head -6 | sed 's|^|val2014/|'; echo 1010; echo 1011; } > "$T/list.txt"
+"$J" eval retrieval --model $M --tokenizer $TOK --images "$T/imgs" --captions "$T/caps.json" --image-list "$T/list.txt" \
+    --no-cache --out "$T/sub.json" --quiet > /dev/null
+$PY -c "import json; r=json.load(open('$T/sub.json')); assert r['n_images']==8, r['n_images']"
 if "$J" eval retrieval --model $M --tokenizer $TOK --images "$T/imgs" --captions "$T/bad.json" --no-cache --out "$T/x.json" 2> "$T/e"; then
   fail "unknown image id accepted"; fi
 grep -q "bad.json" "$T/e" && grep -q "image_id 4242" "$T/e" || { cat "$T/e"; fail "error does not name file and id"; }
