@@ -102,6 +102,25 @@ static jaclip_status save_npy(const char *dir, const char *name, const char *des
     return st;
 }
 
+/* CLIP_benchmark datasets name their task in ROOT/dataset_type.txt; running the other
+ * evaluation on them would fail later with a less helpful message (no .cls / no .txt). */
+static jaclip_status check_dataset_type(const char *root, const char *want, const char *other_cmd, jaclip_err *err)
+{
+    char *p = jc_path_join(root, "dataset_type.txt");
+    if (!p) return jc_err(err, JACLIP_ERR_NOMEM, "out of memory");
+    char *t = NULL;
+    size_t len;
+    jaclip_status st = JACLIP_OK;
+    if (jc_file_exists(p) && jc_read_file(p, 4096, &t, &len, NULL) == JACLIP_OK) {
+        while (len && (t[len - 1] == '\n' || t[len - 1] == '\r' || t[len - 1] == ' ')) t[--len] = 0;
+        if (len && strcmp(t, want) != 0)
+            st = jc_err(err, JACLIP_ERR_ARG, "%s says '%s', not '%s': use `jaclip eval %s`", p, t, want, other_cmd);
+    }
+    free(t);
+    free(p);
+    return st;
+}
+
 static cJSON *result_object(const jc_eval_params *p, const char *task, const char *dataset)
 {
     cJSON *r = cJSON_CreateObject();
@@ -182,7 +201,8 @@ jaclip_status jc_eval_zeroshot(const jc_eval_params *p, cJSON **result, jaclip_e
     int32_t *target = NULL;
     char *model_id = NULL, *tpath = NULL;
     cJSON *res = NULL;
-    jaclip_status st = jc_read_classnames(p->dataset_root, &names, &n_cls, err);
+    jaclip_status st = check_dataset_type(p->dataset_root, "classification", "retrieval", err);
+    if (!st) st = jc_read_classnames(p->dataset_root, &names, &n_cls, err);
     if (st) goto done;
     if (p->template_mode != JC_TEMPLATES_NONE) {
         tpath = p->templates ? jc_strdup(p->templates) : jc_path_join(p->dataset_root, "zeroshot_classification_templates.txt");
@@ -291,7 +311,10 @@ jaclip_status jc_eval_retrieval(const jc_eval_params *p, cJSON **result, jaclip_
     cJSON *res = NULL;
     jaclip_status st;
     if (p->captions) st = jc_image_set_from_coco(p->images_dir ? p->images_dir : ".", p->captions, p->image_list, &s, err);
-    else if (p->dataset_root) st = jc_image_set_from_split(p->dataset_root, p->split, JC_NEED_TXT, 0, &s, err);
+    else if (p->dataset_root) {
+        st = check_dataset_type(p->dataset_root, "retrieval", "zeroshot", err);
+        if (!st) st = jc_image_set_from_split(p->dataset_root, p->split, JC_NEED_TXT, 0, &s, err);
+    }
     else st = jc_err(err, JACLIP_ERR_ARG, "retrieval needs --dataset ROOT, or --images DIR --captions FILE.json");
     if (st) goto done;
     int64_t n = p->limit > 0 && p->limit < s.n ? p->limit : s.n;

@@ -77,4 +77,7 @@ if "$J" eval retrieval --model $M --tokenizer $TOK --images "$T/imgs" --captions
   fail "unknown image id accepted"; fi
 grep -q "bad.json" "$T/e" && grep -q "image_id 4242" "$T/e" || { cat "$T/e"; fail "error does not name file and id"; }
 [ ! -e "$T/x.json" ] || fail "--out written on failure"
+# a classification dataset given to retrieval: named, with the right command
+if "$J" eval retrieval --model $M --tokenizer $TOK --dataset ../shared/datasets/cifar10 --no-cache 2> "$T/e"; then fail "classification set accepted"; fi
+grep -q "dataset_type.txt says 'classification'" "$T/e" && grep -q "eval zeroshot" "$T/e" || { cat "$T/e"; fail "dataset type message"; }
 echo ok
