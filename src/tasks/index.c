@@ -40,7 +40,8 @@ bool jc_simd_supported(jc_simd s)
     if (s == JC_SIMD_SCALAR) return true;
 #ifdef JC_X86
     __builtin_cpu_init();
-    if (s == JC_SIMD_AVX2) return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    if (s == JC_SIMD_AVX2)
+        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
     if (s == JC_SIMD_AVX512) return __builtin_cpu_supports("avx512f");
 #endif
     return false;
@@ -48,7 +49,9 @@ bool jc_simd_supported(jc_simd s)
 
 static float dot_scalar(const float *a, const float *b, int dim);
 static float dot_i8_scalar(const float *a, const int8_t *b, int dim);
+static float dot_f16_scalar(const float *a, const uint16_t *b, int dim);
 #ifdef JC_X86
+static void dot_rows_f16_avx512(const float *q, const uint16_t *rows, int64_t n, int dim, float *out);
 static void dot_rows_avx512(const float *q, const float *rows, int64_t n, int dim, float *out);
 static void dot_rows_i8_avx512(const float *q, const int8_t *rows, const float *scale, int64_t n, int dim, float *out);
 #endif
@@ -62,6 +65,7 @@ static bool avx512_agrees(void)
     enum { D = 259, N = 3 };
     float q[D], r[N * D], out[N], sc[N];
     int8_t r8[N * D];
+    uint16_t r16[N * D];
     uint32_t x = 2463534242u;
     for (int i = 0; i < D; i++) {
         x ^= x << 13, x ^= x >> 17, x ^= x << 5;
@@ -71,6 +75,7 @@ static bool avx512_agrees(void)
         x ^= x << 13, x ^= x >> 17, x ^= x << 5;
         r[i] = (float)(x % 2001) / 1000.0f - 1.0f;
         r8[i] = (int8_t)((int)(x % 255) - 127);
+        r16[i] = jc_f32_to_f16(r[i]);
     }
     for (int i = 0; i < N; i++) sc[i] = 0.01f * (float)(i + 1);
     dot_rows_avx512(q, r, N, D, out);
@@ -79,6 +84,9 @@ static bool avx512_agrees(void)
     dot_rows_i8_avx512(q, r8, sc, N, D, out);
     for (int i = 0; i < N; i++)
         if (fabsf(out[i] - sc[i] * dot_i8_scalar(q, r8 + i * D, D)) > 1e-2f) return false;
+    dot_rows_f16_avx512(q, r16, N, D, out);
+    for (int i = 0; i < N; i++)
+        if (fabsf(out[i] - dot_f16_scalar(q, r16 + i * D, D)) > 1e-3f) return false;
     return true;
 #else
     return false;
@@ -136,6 +144,17 @@ static float dot_i8_scalar(const float *a, const int8_t *b, int dim)
     return s;
 }
 
+static float dot_f16_scalar(const float *a, const uint16_t *b, int dim)
+{
+    float acc[8] = {0};
+    int d = 0;
+    for (; d + 8 <= dim; d += 8)
+        for (int j = 0; j < 8; j++) acc[j] += a[d + j] * jc_f16_to_f32(b[d + j]);
+    float s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+    for (; d < dim; d++) s += a[d] * jc_f16_to_f32(b[d]);
+    return s;
+}
+
 #ifdef JC_X86
 __attribute__((target("avx2,fma"))) static inline float hsum256(__m256 v)
 {
@@ -183,6 +202,40 @@ __attribute__((target("avx2,fma"))) static void dot_rows_i8_avx2(const float *q,
         float s = hsum256(_mm256_add_ps(a0, a1));
         for (; d < dim; d++) s += q[d] * (float)r[d];
         out[i] = s * scale[i];
+    }
+}
+
+__attribute__((target("avx2,fma,f16c"))) static void dot_rows_f16_avx2(const float *q, const uint16_t *rows, int64_t n,
+                                                                     int dim, float *out)
+{
+    for (int64_t i = 0; i < n; i++) {
+        const uint16_t *r = rows + (size_t)i * (size_t)dim;
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0;
+        int d = 0;
+        for (; d + 16 <= dim; d += 16) {
+            a0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + d), _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(r + d))), a0);
+            a1 = _mm256_fmadd_ps(_mm256_loadu_ps(q + d + 8), _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(r + d + 8))), a1);
+        }
+        float s = hsum256(_mm256_add_ps(a0, a1));
+        for (; d < dim; d++) s += q[d] * jc_f16_to_f32(r[d]);
+        out[i] = s;
+    }
+}
+
+__attribute__((target("avx512f"))) static void dot_rows_f16_avx512(const float *q, const uint16_t *rows, int64_t n,
+                                                                  int dim, float *out)
+{
+    for (int64_t i = 0; i < n; i++) {
+        const uint16_t *r = rows + (size_t)i * (size_t)dim;
+        __m512 a0 = _mm512_setzero_ps(), a1 = a0;
+        int d = 0;
+        for (; d + 32 <= dim; d += 32) {
+            a0 = _mm512_fmadd_ps(_mm512_loadu_ps(q + d), _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(r + d))), a0);
+            a1 = _mm512_fmadd_ps(_mm512_loadu_ps(q + d + 16), _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(r + d + 16))), a1);
+        }
+        float s = _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
+        for (; d < dim; d++) s += q[d] * jc_f16_to_f32(r[d]);
+        out[i] = s;
     }
 }
 
@@ -253,6 +306,16 @@ void jc_normalize_row(float *x, int dim)
     for (int d = 0; d < dim; d++) x[d] *= inv;
 }
 
+void jc_dot_rows_f16(jc_simd s, const float *q, const uint16_t *rows, int64_t n, int dim, float *out)
+{
+#ifdef JC_X86
+    if (s == JC_SIMD_AVX512) return dot_rows_f16_avx512(q, rows, n, dim, out);
+    if (s == JC_SIMD_AVX2) return dot_rows_f16_avx2(q, rows, n, dim, out);
+#endif
+    (void)s;
+    for (int64_t i = 0; i < n; i++) out[i] = dot_f16_scalar(q, rows + (size_t)i * (size_t)dim, dim);
+}
+
 void jc_quantize_row_i8(const float *x, int dim, int8_t *q, float *scale)
 {
     float m = 0;
@@ -273,6 +336,16 @@ void jc_quantize_row_i8(const float *x, int dim, int8_t *q, float *scale)
 /* ====================================================================================== */
 /* Metadata (index.json)                                                                  */
 /* ====================================================================================== */
+
+const char *jc_index_dtype_name(jc_index_dtype t)
+{
+    return t == JC_INDEX_I8 ? "i8" : t == JC_INDEX_F16 ? "f16" : "f32";
+}
+
+static const char *row_descr(jc_index_dtype t)
+{
+    return t == JC_INDEX_I8 ? "|i1" : t == JC_INDEX_F16 ? "<f2" : "<f4";
+}
 
 typedef struct seg_info {
     char name[32];
@@ -328,13 +401,14 @@ static jaclip_status meta_read(const char *dir, meta *m, jaclip_err *err)
         st = jc_err(err, JACLIP_ERR_UNSUPPORTED, "%s: index format version is not 1", path);
     else if (!cJSON_IsNumber(dim) || dim->valueint < 1 || dim->valueint > 65536)
         st = jc_err(err, JACLIP_ERR_FORMAT, "%s: \"dim\" missing or out of range", path);
-    else if (!cJSON_IsString(dt) || (strcmp(dt->valuestring, "f32") != 0 && strcmp(dt->valuestring, "i8") != 0))
-        st = jc_err(err, JACLIP_ERR_FORMAT, "%s: \"dtype\" must be \"f32\" or \"i8\"", path);
+    else if (!cJSON_IsString(dt) || (strcmp(dt->valuestring, "f32") != 0 && strcmp(dt->valuestring, "i8") != 0 &&
+                                     strcmp(dt->valuestring, "f16") != 0))
+        st = jc_err(err, JACLIP_ERR_FORMAT, "%s: \"dtype\" must be \"f32\", \"f16\" or \"i8\"", path);
     else if (!cJSON_IsArray(segs))
         st = jc_err(err, JACLIP_ERR_FORMAT, "%s: \"segments\" missing", path);
     if (!st) {
         m->dim = dim->valueint;
-        m->dtype = strcmp(dt->valuestring, "i8") == 0 ? JC_INDEX_I8 : JC_INDEX_F32;
+        m->dtype = !strcmp(dt->valuestring, "i8") ? JC_INDEX_I8 : !strcmp(dt->valuestring, "f16") ? JC_INDEX_F16 : JC_INDEX_F32;
         m->model = jc_strdup(cJSON_IsString(model) ? model->valuestring : "");
         m->n_seg = cJSON_GetArraySize(segs);
         m->seg = calloc((size_t)m->n_seg + 1, sizeof *m->seg);
@@ -375,7 +449,7 @@ static jaclip_status meta_write(const char *dir, const meta *m, jaclip_err *err)
     cJSON_AddStringToObject(j, "format", "jaclip-index");
     cJSON_AddNumberToObject(j, "version", 1);
     cJSON_AddNumberToObject(j, "dim", m->dim);
-    cJSON_AddStringToObject(j, "dtype", m->dtype == JC_INDEX_I8 ? "i8" : "f32");
+    cJSON_AddStringToObject(j, "dtype", jc_index_dtype_name(m->dtype));
     cJSON_AddStringToObject(j, "model", m->model ? m->model : "");
     int64_t total = 0;
     for (int i = 0; i < m->n_seg; i++) total += m->seg[i].count;
@@ -515,15 +589,17 @@ static jaclip_status append_locked(const char *dir, const float *feats, int64_t 
     int64_t *koff = jc_malloc_array((size_t)n + 1, sizeof(int64_t));
     float *scale = m.dtype == JC_INDEX_I8 ? jc_malloc_array((size_t)n, sizeof(float)) : NULL;
     int8_t *q8 = m.dtype == JC_INDEX_I8 ? jc_malloc_array((size_t)dim, 1) : NULL;
+    uint16_t *h16 = m.dtype == JC_INDEX_F16 ? jc_malloc_array((size_t)dim, sizeof(uint16_t)) : NULL;
     seg_info *seg2 = realloc(m.seg, ((size_t)m.n_seg + 1) * sizeof *m.seg);
     if (seg2) m.seg = seg2;
     jc_npy_writer w;
     bool w_open = false;
-    if (!p_feat || !p_scale || !p_keys || !p_koff || !norm || !koff || !seg2 || (m.dtype == JC_INDEX_I8 && (!scale || !q8))) {
+    if (!p_feat || !p_scale || !p_keys || !p_koff || !norm || !koff || !seg2 || (m.dtype == JC_INDEX_I8 && (!scale || !q8)) ||
+        (m.dtype == JC_INDEX_F16 && !h16)) {
         st = jc_err(err, JACLIP_ERR_NOMEM, "out of memory");
         goto done;
     }
-    st = jc_npy_writer_open(&w, p_feat, m.dtype == JC_INDEX_I8 ? "|i1" : "<f4", n, dim, err);
+    st = jc_npy_writer_open(&w, p_feat, row_descr(m.dtype), n, dim, err);
     if (st) goto done;
     w_open = true;
     for (int64_t i = 0; i < n && !st; i++) {
@@ -532,6 +608,9 @@ static jaclip_status append_locked(const char *dir, const float *feats, int64_t 
         if (m.dtype == JC_INDEX_I8) {
             jc_quantize_row_i8(norm, dim, q8, &scale[i]);
             st = jc_npy_writer_rows(&w, q8, 1, err);
+        } else if (m.dtype == JC_INDEX_F16) {
+            for (int d = 0; d < dim; d++) h16[d] = jc_f32_to_f16(norm[d]);
+            st = jc_npy_writer_rows(&w, h16, 1, err);
         } else {
             st = jc_npy_writer_rows(&w, norm, 1, err);
         }
@@ -587,6 +666,7 @@ done:
     free(koff);
     free(scale);
     free(q8);
+    free(h16);
     meta_free(&m);
     return st;
 }
@@ -657,7 +737,7 @@ jaclip_status jc_index_open(const char *dir, jc_index **out, jaclip_err *err)
         s->count = ix->m.seg[i].count;
         char *p = seg_path(dir, nm, ".npy");
         st = p ? jc_npy_map(p, &s->feat, err) : JACLIP_ERR_NOMEM;
-        if (!st) st = check_npy(p, &s->feat, ix->m.dtype == JC_INDEX_I8 ? "|i1" : "<f4", 2, s->count, ix->m.dim, err);
+        if (!st) st = check_npy(p, &s->feat, row_descr(ix->m.dtype), 2, s->count, ix->m.dim, err);
         if (!st) {
             ix->bytes += s->feat.map.size;
             /* every query scans all rows: map them all now in one call (Linux >= 5.14) rather
@@ -815,7 +895,9 @@ static void search_task(void *vctx, int task, int thread)
         const seg_map *s = find_seg(ix, r0);
         int64_t a = r0 - s->first, b = r1 - s->first < s->count ? r1 - s->first : s->count;
         int64_t n = b - a;
-        if (ix->m.dtype == JC_INDEX_I8)
+        if (ix->m.dtype == JC_INDEX_F16)
+            jc_dot_rows_f16(c->simd, c->q, (const uint16_t *)s->feat.data + (size_t)a * (size_t)dim, n, dim, sc);
+        else if (ix->m.dtype == JC_INDEX_I8)
             jc_dot_rows_i8(c->simd, c->q, (const int8_t *)s->feat.data + (size_t)a * (size_t)dim,
                            (const float *)s->scale.data + a, n, dim, sc);
         else

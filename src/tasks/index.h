@@ -2,15 +2,16 @@
  * index.h — the image search index: L2-normalised features on disk, memory-mapped for
  * search, with the key (path or shard/key) of every row beside them; exact top-k by a
  * full scan with SIMD dot products (AVX-512 / AVX2 chosen at run time, portable C
- * otherwise) spread over the thread pool. Rows are stored as float32, or as int8 with one
- * float scale per row (4x smaller; the recall loss is measured in bench/README.md).
+ * otherwise) spread over the thread pool. Rows are stored as float32, float16 (half the
+ * bytes, ranks almost unchanged) or int8 with one float scale per row (4x smaller); the
+ * recall loss of both is measured in bench/README.md.
  *
  * On-disk layout (an index is a directory; format version 1):
  *
  *   INDEX/index.json          {"format": "jaclip-index", "version": 1, "dim": 256,
- *                              "dtype": "f32" | "i8", "model": "<model dir or ''>",
+ *                              "dtype": "f32" | "f16" | "i8", "model": "<model dir or ''>",
  *                              "count": N, "segments": [{"name": "seg-000000", "count": n0}, ...]}
- *   INDEX/seg-000000.npy      (n0, dim) "<f4" rows, or "|i1" rows for dtype i8
+ *   INDEX/seg-000000.npy      (n0, dim) "<f4" rows, "<f2" for dtype f16, "|i1" for dtype i8
  *   INDEX/seg-000000.scale.npy  (n0,) "<f4", only for i8: the per-row scale (see below)
  *   INDEX/seg-000000.keys     the n0 keys, UTF-8, each followed by '\n' (keys may not contain
  *                             '\n' or '\r')
@@ -51,12 +52,16 @@ void jc_dot_rows_i8(jc_simd s, const float *q, const int8_t *rows, const float *
 /* x /= max(||x||, 1e-12), as torch F.normalize (norm summed in double). */
 void jc_normalize_row(float *x, int dim);
 
+/* out[i] = dot(q, (float)rows_f16[i]) (IEEE half rows; F16C on AVX2). */
+void jc_dot_rows_f16(jc_simd s, const float *q, const uint16_t *rows, int64_t n, int dim, float *out);
+
 /* Symmetric per-row int8 quantisation of one row (see the layout note above). */
 void jc_quantize_row_i8(const float *x, int dim, int8_t *q, float *scale);
 
 /* ---- the index ----------------------------------------------------------------------- */
 
-typedef enum jc_index_dtype { JC_INDEX_F32 = 0, JC_INDEX_I8 = 1 } jc_index_dtype;
+typedef enum jc_index_dtype { JC_INDEX_F32 = 0, JC_INDEX_I8 = 1, JC_INDEX_F16 = 2 } jc_index_dtype;
+const char *jc_index_dtype_name(jc_index_dtype t); /* "f32", "i8", "f16" as in index.json */
 
 /* Creates an empty index directory (error if it already holds an index). */
 jaclip_status jc_index_create(const char *dir, int dim, jc_index_dtype dtype, const char *model, jaclip_err *err);

@@ -49,6 +49,18 @@ static void kernels(void)
                 for (int k = 0; k < d; k++) bound += fabs(q[k]) * sc[i] * 0.5;
                 CHECK(fabs(ref8 - ref) <= bound + 1e-5, "quantisation error %g > %g", fabs(ref8 - ref), bound);
             }
+            uint16_t *h = malloc(sizeof(uint16_t) * d * n);
+            for (int i = 0; i < d * n; i++) h[i] = jc_f32_to_f16(r[i]);
+            jc_dot_rows_f16((jc_simd)lvl, q, h, n, d, o);
+            for (int i = 0; i < n; i++) {
+                double ref16 = 0;
+                for (int k = 0; k < d; k++) ref16 += (double)q[k] * jc_f16_to_f32(h[i * d + k]);
+                CHECK(fabs(o[i] - ref16) < 1e-4 * (1 + sqrt(d)), "%s f16 dim %d row %d: %g vs %g", jc_simd_name((jc_simd)lvl), d, i, o[i], ref16);
+            }
+            jc_dot_rows_f16((jc_simd)lvl, q, h + d, 1, d, o1);
+            jc_dot_rows_f16((jc_simd)lvl, q, h, n, d, o);
+            CHECK(o1[0] == o[1], "%s f16: a row alone gives the bit-identical score", jc_simd_name((jc_simd)lvl));
+            free(h);
             jc_dot_rows_i8((jc_simd)lvl, q, r8, sc, n, d, o);
             for (int i = 0; i < n; i++) {
                 double ref8 = 0;
@@ -282,6 +294,31 @@ static int ties_and_int8(void)
     printf("int8 recall@%d vs float32 (dim %d, %d rows): %.3f, max score diff %.4f\n", K, D, N, recall, maxerr);
     CHECK(recall >= 0.9, "int8 recall@10 %.3f", recall);
     CHECK(maxerr < 0.02, "int8 score error %g", maxerr);
+    /* float16 rows: half the bytes, ranks almost unchanged */
+    char h16dir[512];
+    snprintf(h16dir, sizeof h16dir, "%s/r16.idx", tmp);
+    REQUIRE(jc_index_create(h16dir, D, JC_INDEX_F16, NULL, &err) == JACLIP_OK &&
+                jc_index_append(h16dir, all, N, D, (const char *const *)keys, &err) == JACLIP_OK, "%s", err.msg);
+    jc_index *c16;
+    REQUIRE(jc_index_open(h16dir, &c16, &err) == JACLIP_OK, "%s", err.msg);
+    CHECK(jc_index_get_dtype(c16) == JC_INDEX_F16, "f16 dtype");
+    found = 0;
+    maxerr = 0;
+    for (int qi = 0; qi < Q; qi++) {
+        float qq[D];
+        for (int j = 0; j < D; j++) qq[j] = all[(qi * 41) * D + j] * 0.5f + frand() * 0.5f;
+        jc_hit ha[K], hb[K];
+        int na, nb;
+        CHECK(jc_index_search(a, qq, K, NULL, ha, &na, &err) == JACLIP_OK && jc_index_search(c16, qq, K, NULL, hb, &nb, &err) == JACLIP_OK, "%s", err.msg);
+        for (int i = 0; i < K; i++) {
+            for (int j = 0; j < K; j++) found += ha[i].row == hb[j].row;
+            maxerr = fmax(maxerr, fabs(ha[i].score - hb[i].score));
+        }
+    }
+    printf("f16 recall@%d vs float32: %.3f, max score diff %.5f\n", K, (double)found / (Q * K), maxerr);
+    CHECK(found >= Q * K * 0.99, "f16 recall@10 %.3f", (double)found / (Q * K));
+    CHECK(maxerr < 2e-3, "f16 score error %g", maxerr);
+    jc_index_close(c16);
     jc_index_close(a);
     jc_index_close(b);
     free_keys(keys, N);

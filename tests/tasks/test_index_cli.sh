@@ -56,6 +56,10 @@ wait
 "$J" index add-features --index "$T/ix8" --features "$T/b.npy" --keys "$T/b.txt" > /dev/null
 "$J" index info --index "$T/ix8" | grep -q "int8" || fail "int8 dtype"
 "$J" search --index "$T/ix8" --vector "$T/q.npy" --top 1 --json | grep -q '"key":"b/123.jpg"' || fail "int8 top-1"
+"$J" index add-features --index "$T/ix16" --f16 --features "$T/b.npy" --keys "$T/b.txt" > /dev/null
+"$J" index info --index "$T/ix16" | grep -q "float16" || fail "f16 dtype"
+"$J" search --index "$T/ix16" --vector "$T/q.npy" --top 1 --json | grep -q '"key":"b/123.jpg"' || fail "f16 top-1"
+if "$J" index add-features --index "$T/ixx" --f16 --int8 --features "$T/b.npy" --keys "$T/b.txt" 2> /dev/null; then fail "--f16 --int8 accepted"; fi
 if "$J" search --index "$T/ix" --vector "$T/q_bad.npy" 2> "$T/e"; then fail "wrong query size accepted"; fi
 grep -q "24 float32" "$T/e" || { cat "$T/e"; fail "query size message"; }
 if "$J" index add-features --index "$T/ix" --features "$T/a.npy" --keys "$T/b.txt" 2> "$T/e"; then fail "count mismatch accepted"; fi
