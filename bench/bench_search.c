@@ -1,12 +1,12 @@
 /*
  * bench_search.c — latency, memory and int8 recall of the search index (src/tasks/index.c).
  *
- *   bench_search gen DIR N DIM [i8]   write an index of N random unit vectors (seeded,
- *                                     streamed in 65,536-row segments; i8 = int8 rows)
+ *   bench_search gen DIR N DIM [i8|f16]  write an index of N random unit vectors (seeded,
+ *                                     streamed in 65,536-row segments; int8 or float16 rows)
  *   bench_search run DIR THREADS Q    Q queries (half random directions, half noisy copies of
  *                                     stored rows), top-10; prints median / p95 / max ms,
  *                                     peak RSS of this process vs the index's bytes on disk
- *   bench_search recall F32DIR I8DIR Q  recall@10 of the int8 index against exact float32
+ *   bench_search recall F32DIR OTHER Q  recall@10 of an int8/float16 index against exact float32
  *   bench_search retrieval N_IMG CAPS THREADS  time of the retrieval metrics (COCO-5k: 5000 5)
  *
  * The same seed gives the same rows for the f32 and i8 indexes, so recall compares like
@@ -72,8 +72,9 @@ int main(int argc, char **argv)
         const char *dir = argv[2];
         int64_t n = atoll(argv[3]);
         int dim = atoi(argv[4]);
-        bool i8 = argc > 5 && !strcmp(argv[5], "i8");
-        if (jc_index_create(dir, dim, i8 ? JC_INDEX_I8 : JC_INDEX_F32, "", &err)) return fprintf(stderr, "%s\n", err.msg), 1;
+        bool i8 = argc > 5 && !strcmp(argv[5], "i8"), f16 = argc > 5 && !strcmp(argv[5], "f16");
+        if (jc_index_create(dir, dim, i8 ? JC_INDEX_I8 : f16 ? JC_INDEX_F16 : JC_INDEX_F32, "", &err))
+            return fprintf(stderr, "%s\n", err.msg), 1;
         enum { SEG = 65536 };
         float *buf = malloc((size_t)SEG * dim * sizeof(float));
         char **keys = malloc(SEG * sizeof *keys);
@@ -118,7 +119,7 @@ int main(int argc, char **argv)
         double rss = (double)ru.ru_maxrss * 1024, bytes = (double)jc_index_file_bytes(ix);
         printf("%s: %lld rows x %d %s, %d threads, %s kernel: median %.1f ms, p95 %.1f ms, max %.1f ms; "
                "CPU %.1f ms/query (all threads); peak RSS %.0f MiB = %.3f x index size (%.0f MiB)\n",
-               argv[2], (long long)jc_index_count(ix), dim, jc_index_get_dtype(ix) == JC_INDEX_I8 ? "int8" : "float32",
+               argv[2], (long long)jc_index_count(ix), dim, jc_index_dtype_name(jc_index_get_dtype(ix)),
                threads, jc_simd_name(jc_simd_level()), ms[q / 2], ms[(int)(q * 0.95)], ms[q - 1], cpu / q, rss / 1048576, rss / bytes,
                bytes / 1048576);
         jaclip_pool_free(pool);
@@ -144,9 +145,9 @@ int main(int argc, char **argv)
             top1[i % 2] += ha[0].row == hb[0].row;
         }
         int h = q / 2;
-        printf("int8 vs float32 over %lld rows x %d: recall@10 %.3f (random queries), %.3f (near-duplicate queries); "
+        printf("%s vs f32 over %lld rows x %d: recall@10 %.3f (random queries), %.3f (near-duplicate queries); "
                "top-1 agreement %.3f / %.3f\n",
-               (long long)jc_index_count(a), dim, found[0] / (10.0 * h), found[1] / (10.0 * h), (double)top1[0] / h,
+               jc_index_dtype_name(jc_index_get_dtype(b)), (long long)jc_index_count(a), dim, found[0] / (10.0 * h), found[1] / (10.0 * h), (double)top1[0] / h,
                (double)top1[1] / h);
         return 0;
     }

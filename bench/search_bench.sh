@@ -11,11 +11,14 @@ cmake --build build --target bench_search jaclip -j 2 > /dev/null
 B=build/bench_search
 [ -e "$W/f32/index.json" ] || $B gen "$W/f32" "$N" 256
 [ -e "$W/i8/index.json" ] || $B gen "$W/i8" "$N" 256 i8
-du -sh "$W/f32" "$W/i8"
+[ -e "$W/f16/index.json" ] || $B gen "$W/f16" "$N" 256 f16
+du -sh "$W/f32" "$W/f16" "$W/i8"
 $B run "$W/f32" 2 50
+$B run "$W/f16" 2 50
 $B run "$W/i8" 2 50
 $B run "$W/f32" 1 20
 $B recall "$W/f32" "$W/i8" 200
+$B recall "$W/f32" "$W/f16" 200
 $B retrieval 5000 5 2
 # the CLI end to end (process start, mapping, search, printing) with its peak RSS
 python3 -c "import struct,sys; d=256; sys.stdout.buffer.write(b'\x93NUMPY\x01\x00'+struct.pack('<H',118)+(\"{'descr': '<f4', 'fortran_order': False, 'shape': (256,), }\".ljust(117)+'\n').encode()+struct.pack('<256f',*[((i*37)%11-5)/5 for i in range(d)]))" > "$W/q.npy"
