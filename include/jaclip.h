@@ -82,6 +82,9 @@ typedef struct jaclip_tokenizer jaclip_tokenizer;
 #define JACLIP_TOKEN_CLS 4
 #define JACLIP_TOKEN_PAD 3
 
+/* Loads a SentencePiece .model file (unigram; e.g. DIR/spiece.model). A corrupt or truncated file
+ * is JACLIP_ERR_FORMAT with the path and byte offset in the message. A loaded tokenizer is
+ * read-only: any number of threads may tokenize with it at once. */
 jaclip_status jaclip_tokenizer_load(const char *spm_path, jaclip_tokenizer **out, jaclip_err *err);
 void jaclip_tokenizer_free(jaclip_tokenizer *tok);
 
@@ -90,7 +93,8 @@ void jaclip_tokenizer_free(jaclip_tokenizer *tok);
 jaclip_status jaclip_tokenize(const jaclip_tokenizer *tok, const char *text, size_t len,
                               int32_t *ids, int max_ids, int *n_ids, jaclip_err *err);
 
-/* A padded batch: n rows of len ids (len = longest row), row-major. */
+/* A padded batch: n rows of len ids (len = longest row), row-major. texts are NUL-terminated;
+ * max_len <= 0 means JACLIP_MAX_TEXT_LEN (77). Free with jaclip_token_batch_free. */
 typedef struct jaclip_token_batch {
     int n, len;
     int32_t *ids;       /* n*len, padded with JACLIP_TOKEN_PAD */

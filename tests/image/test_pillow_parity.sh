@@ -15,6 +15,8 @@ T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 mkdir -p "$T/ref" "$T/our"
 
+$PY -c 'import PIL, numpy, torchvision' || {
+  echo "the reference needs Debian python3-pil, python3-numpy and python3-torchvision (.ci/packages.d/image.txt)"; exit 1; }
 $PY tools/ref/make_test_images.py "$T/syn"
 : > "$T/list"
 : > "$T/list_exif"

@@ -102,6 +102,9 @@ def main(d):
               trns=bytes(rng.integers(0, 256, 16).astype(np.uint8)), interlace=True)
     write_png(P("png-pal8-224.png"), rng.integers(0, 256, (100, 224, 1)), 8, 3, palette=rng.integers(0, 256, (256, 3)))
     write_png(P("png-pal8-short.png"), rng.integers(0, 5, (50, 60, 1)), 8, 3, palette=rng.integers(0, 256, (5, 3)))
+    # indices past the end of PLTE: Pillow maps them through its default gray ramp
+    write_png(P("png-pal8-out-of-range.png"), np.arange(256).reshape(16, 16, 1), 8, 3,
+              palette=rng.integers(0, 256, (4, 3)))
     for depth in (8, 16):
         ga = np.concatenate([smooth(41, 67, 1, 2**depth - 1), rng.integers(0, 2**depth, (41, 67, 1))], axis=2)
         write_png(P(f"png-ga{depth}.png"), ga, depth, 4)
