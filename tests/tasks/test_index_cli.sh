@@ -3,7 +3,8 @@
 #  * precomputed features (add-features) + search --vector: the ranking equals numpy's
 #    brute force, --json is well-formed, appending a second batch makes its rows findable;
 #  * with the small model: index build from image files, add (skipping keys already there,
-#    adding new ones from --images-from), search --image finds the image itself first with
+#    adding new ones from --images-from, skipping an undecodable file with a warning naming it),
+#    search --image finds the image itself first with
 #    cosine ~1, search --text returns K results ordered by score; an int8 index (from
 #    precomputed features) gives the same top-1;
 #  * four concurrent appends all land (the append lock);
@@ -82,10 +83,13 @@ for m in src:
 PY
 ls "$T"/img/*.jpg | head -8 > "$T/first.txt"
 ls "$T"/img/*.jpg > "$T/all.txt"
+echo "not an image" > "$T/broken.jpg"
 "$J" index build --model $M --tokenizer $TOK $(cat "$T/first.txt") --out "$T/mx" --threads 2 --quiet > "$T/o1"
 grep -q "added 8 images" "$T/o1" || { cat "$T/o1"; fail "build count"; }
-"$J" index add --index "$T/mx" --tokenizer $TOK --images-from "$T/all.txt" --threads 2 --quiet > "$T/o2" 2> "$T/e2"
-grep -q "added 4 images" "$T/o2" && grep -q "8 of 12 images are already" "$T/e2" || { cat "$T/o2" "$T/e2"; fail "add did not skip existing keys"; }
+{ cat "$T/all.txt"; echo "$T/broken.jpg"; } > "$T/all+broken.txt"
+"$J" index add --index "$T/mx" --tokenizer $TOK --images-from "$T/all+broken.txt" --threads 2 --quiet > "$T/o2" 2> "$T/e2"
+grep -q "added 4 images" "$T/o2" && grep -q "8 of 13 images are already" "$T/e2" || { cat "$T/o2" "$T/e2"; fail "add did not skip existing keys"; }
+grep -q "1 could not be decoded" "$T/o2" && grep -q "broken.jpg" "$T/e2" || { cat "$T/o2" "$T/e2"; fail "undecodable image not reported"; }
 target=$(sed -n 10p "$T/all.txt")
 "$J" search --index "$T/mx" --tokenizer $TOK --image "$target" --top 3 --json > "$T/si.json"
 "$J" search --index "$T/mx" --tokenizer $TOK --text "夕焼けの海" --top 5 --json > "$T/st.json"
