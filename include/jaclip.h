@@ -180,6 +180,34 @@ jaclip_status jaclip_embed_texts(jaclip_model *m, const char *const *texts, int 
 /* L2-normalises n rows of dim floats in place (eps 1e-12, as torch F.normalize). */
 void jaclip_l2_normalize(float *x, int n, int dim);
 
+/* ====================================================================================== */
+/* Search index (tasks/index.c; the directory layout is in README "jaclip index")          */
+/* ====================================================================================== */
+
+/* L2-normalised features on disk, memory-mapped, with a key (path) per row; exact top-k
+ * by SIMD dot products on the pool. Appending adds a segment without rewriting rows. */
+typedef struct jaclip_index jaclip_index;
+
+typedef struct jaclip_search_hit {
+    int64_t row;
+    float score; /* cosine similarity */
+} jaclip_search_hit;
+
+/* Creates an empty index directory for dim-float features (int8 != 0: int8 rows + scale). */
+jaclip_status jaclip_index_create(const char *dir, int dim, int int8, const char *model_dir, jaclip_err *err);
+/* Appends n raw feature rows (normalised here) and their keys (no line breaks) atomically. */
+jaclip_status jaclip_index_append(const char *dir, const float *feats, int64_t n, int dim, const char *const *keys,
+                                  jaclip_err *err);
+jaclip_status jaclip_index_open(const char *dir, jaclip_index **out, jaclip_err *err);
+void jaclip_index_close(jaclip_index *ix);
+int64_t jaclip_index_count(const jaclip_index *ix);
+int jaclip_index_dim(const jaclip_index *ix);
+/* The key of a row: a pointer into the mapped keys (not NUL-terminated) and its length. */
+const char *jaclip_index_key(const jaclip_index *ix, int64_t row, size_t *len);
+/* Top-k rows for a query of dim floats (any norm), best first, ties by row; *n_hits = min(k, count). */
+jaclip_status jaclip_index_search(const jaclip_index *ix, const float *query, int k, jaclip_pool *pool,
+                                  jaclip_search_hit *hits, int *n_hits, jaclip_err *err);
+
 #ifdef __cplusplus
 }
 #endif
