@@ -32,8 +32,9 @@ static void usage(FILE *f)
             "                         flags given as well override it\n"
             "  --model DIR            config.json + preprocessor_config.json (any size, via the backbones'\n"
             "                         extra_kwargs); its model.safetensors is the start unless --scratch\n"
-            "  --scratch              random initialisation (truncated normal 0.02, LayerNorm 1/0,\n"
-            "                         temperature = temperature_init)\n"
+            "  --scratch              random initialisation (truncated normal, std 1/sqrt(fan_in) for\n"
+            "                         matrices, 0.02 for embeddings; LayerNorm 1/0; temperature =\n"
+            "                         temperature_init)\n"
             "  --tokenizer FILE       SentencePiece model (default DIR/spiece.model)\n"
             "  --data ROOT            training shards root; --split NAME (default %s)\n"
             "  --eval-data ROOT       held-out classification set for zero-shot top-1 (classnames.txt +\n"
@@ -62,10 +63,12 @@ static void usage(FILE *f)
             "\n"
             "example:\n"
             "  jaclip train --model examples/cifar10/model --scratch --data ../shared/datasets/cifar10 \\\n"
-            "      --eval-data ../shared/datasets/cifar10 --out run1 --epochs 5 --batch 128 --lr 1e-3\n"
+            "      --tokenizer ../shared/tokenizer/rinna-japanese-sp.model --eval-data ../shared/datasets/cifar10 \\\n"
+            "      --out run1 --epochs 5 --batch 128 --lr 1e-3 --warmup 300 --hflip\n"
             "prints lines like:\n"
-            "  step 10/1950  loss 4.5210  batch-acc 0.031  temperature 0.0700  lr 5.1e-05  |g| 1.8  "
-            "260.3 img/s  elapsed 0m05s  ETA 16m10s\n",
+            "  step 320/1950  loss 4.3009  batch-acc 0.039  temperature 0.1020  lr 0.001  |g| 2.72  "
+            "73.5 img/s  elapsed 7m39s  ETA 47m17s\n"
+            "  eval step 1950  zero-shot top-1 60.77%% on 10000 images of ../shared/datasets/cifar10/test ...\n",
             d.split, d.eval_split, d.epochs, d.batch, d.accum, d.lr, d.min_lr, d.warmup_frac, d.weight_decay, d.clip,
             d.beta1, d.beta2, d.eps, (unsigned long long)d.seed, d.log_every, d.ckpt_every);
 }
