@@ -15,7 +15,7 @@
 int main(void)
 {
     jaclip_err err;
-    jc_clyp_config cfg;
+    jc_clyp_config cfg = {0};
     REQUIRE(jc_config_load("tests/train/tiny", &cfg, &err) == JACLIP_OK, "%s", err.msg);
     jc_clip *c;
     REQUIRE(jc_clip_create(&cfg, "tests/train/tiny", NULL, &c, &err) == JACLIP_OK, "%s", err.msg);
