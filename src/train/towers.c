@@ -359,6 +359,8 @@ typedef struct tower_run {
     bool loss, backward;
     float scale;
     double loss_value, acc;
+    /* instead of a loss: backprop these given feature gradients (B,dim) and (n,dim) */
+    const float *dimg_in, *dtxt_in;
 } tower_run;
 
 static jaclip_status run_towers(jc_clip *c, const float *pixels, int B, const int32_t *ids, const int *tseg, int n,
@@ -368,7 +370,8 @@ static jaclip_status run_towers(jc_clip *c, const float *pixels, int B, const in
     txt_layout t = {0};
     int max_len = 1;
     int Tt = n > 0 ? tseg[n] : 0;
-    bool bw = run && run->backward;
+    bool given = run && run->dimg_in && run->dtxt_in;
+    bool bw = run && (run->backward || given);
     if (n > 0) {
         jaclip_status rc = check_text(c, ids, tseg, n, &max_len, err);
         if (rc) return rc;
@@ -378,7 +381,7 @@ static jaclip_status run_towers(jc_clip *c, const float *pixels, int B, const in
     size_t gv = B > 0 && bw ? 7 * (size_t)v.T * v.D + 4 * (size_t)v.T * v.F : 0;
     size_t gt = n > 0 && bw ? 7 * (size_t)Tt * t.D + 2 * (size_t)Tt * t.I : 0;
     size_t gmax = gv > gt ? gv : gt;
-    size_t nfeat = bw ? 2 * (size_t)(B > n ? B : n) * c->dim : 0;
+    size_t nfeat = bw && !given ? 2 * (size_t)(B > n ? B : n) * c->dim : 0;
     int threads = jaclip_pool_size(c->pool);
     int ml = v.n1 > max_len ? v.n1 : max_len;
     int hdmax = c->cfg.vision.embed_dim / c->cfg.vision.num_heads;
@@ -408,6 +411,11 @@ static jaclip_status run_towers(jc_clip *c, const float *pixels, int B, const in
     if (n > 0) {
         txt_forward(c, &t, ids, tseg, scores);
         if (txt_out) memcpy(txt_out, t.feat, (size_t)n * c->dim * sizeof(float));
+    }
+    if (given) {
+        vis_backward(c, &v, vseg, run->dimg_in, gbuf, scores);
+        txt_backward(c, &t, ids, tseg, run->dtxt_in, gbuf, scores);
+        return JACLIP_OK;
     }
     if (!run || !run->loss) return JACLIP_OK;
     float dtau = 0;
@@ -440,4 +448,17 @@ jaclip_status jc_clip_step(jc_clip *c, const jc_batch *b, bool backward, float s
         out->acc_i2t = run.acc;
     }
     return rc;
+}
+
+jaclip_status jc_clip_features(jc_clip *c, const jc_batch *b, float *img, float *txt, jaclip_err *err)
+{
+    return run_towers(c, b->pixels, b->B, b->ids, b->seg, b->B, img, txt, NULL, err);
+}
+
+jaclip_status jc_clip_backward_features(jc_clip *c, const jc_batch *b, const float *dimg, const float *dtxt,
+                                        jaclip_err *err)
+{
+    if (b->B < 1 || !dimg || !dtxt) return jc_err(err, JACLIP_ERR_ARG, "backward from features: empty batch");
+    tower_run run = {.dimg_in = dimg, .dtxt_in = dtxt};
+    return run_towers(c, b->pixels, b->B, b->ids, b->seg, b->B, NULL, NULL, &run, err);
 }

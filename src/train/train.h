@@ -78,6 +78,23 @@ typedef struct jc_step_out {
 /* Forward of both towers and the loss; with backward, accumulates d(loss·scale)/dθ into c->g. */
 jaclip_status jc_clip_step(jc_clip *c, const jc_batch *b, bool backward, float scale, jc_step_out *out,
                            jaclip_err *err);
+/* Both towers of one batch without keeping activations for a backward: raw neck outputs
+ * img (B,dim) and txt (B,dim). The same forward code as jc_clip_step. */
+jaclip_status jc_clip_features(jc_clip *c, const jc_batch *b, float *img, float *txt, jaclip_err *err);
+/* Recomputes the forward of b with activations and backpropagates the given gradients of its
+ * raw features, dimg and dtxt (B,dim), into c->g (accumulating; the temperature is untouched). */
+jaclip_status jc_clip_backward_features(jc_clip *c, const jc_batch *b, const float *dimg, const float *dtxt,
+                                        jaclip_err *err);
+/* One contrastive step over the effective batch of n micro-batches (GradCache, accum.c): the
+ * loss is the symmetric InfoNCE over the whole (ΣB)×(ΣB) similarity matrix, so every pair has
+ * the negatives of all micro-batches. Pass 1 runs each micro-batch's forward keeping only its
+ * features; then the loss and d(loss·scale)/d(features, τ) over all of them; pass 2 recomputes
+ * each micro-batch's forward with activations and backprops its rows into c->g (accumulating).
+ * With backward false only pass 1 and the loss run. n == 1 is jc_clip_step (one forward).
+ * Memory: one micro-batch's activations plus 4·ΣB·dim floats of features and gradients (and
+ * the loss's 3·(ΣB)² doubles); the micro-batches' inputs must stay valid during the call. */
+jaclip_status jc_clip_step_accum(jc_clip *c, const jc_batch *const *mb, int n, bool backward, float scale,
+                                 jc_step_out *out, jaclip_err *err);
 /* Features only (no loss): images (n,dim) and/or texts (n,dim), raw neck outputs. */
 jaclip_status jc_clip_embed_images(jc_clip *c, const float *pixels, int n, float *out, jaclip_err *err);
 jaclip_status jc_clip_embed_texts(jc_clip *c, const int32_t *ids, const int *seg, int n, float *out, jaclip_err *err);

@@ -2,6 +2,8 @@
  * trainer.c — `jaclip train`'s engine: the loop over optimizer steps (micro-batches from the
  * background loader, gradient accumulation, AdamW), logging (stdout lines and OUT/log.jsonl),
  * periodic zero-shot evaluation on a held-out split, NaN/Inf detection, and checkpoints.
+ * With --accum N the N micro-batches of a step are one contrastive batch of N × batch pairs
+ * (jc_clip_step_accum, accum.c), not N separate losses.
  *
  * A checkpoint directory is a model directory `jaclip embed` loads unchanged (config.json,
  * preprocessor_config.json, spiece.model, model.safetensors) plus optimizer.safetensors
@@ -344,6 +346,40 @@ static jaclip_status run_eval(trainer *t, int64_t step, jaclip_err *err)
     return JACLIP_OK;
 }
 
+/* ---- micro-batches kept for the accumulation's second pass ---------------------------------- */
+typedef struct kept_batch {
+    jc_batch b;
+    size_t cap_pix, cap_ids;
+    int cap_seg;
+} kept_batch;
+
+static jaclip_status keep_batch(kept_batch *k, const jc_batch *b, int image_size, jaclip_err *err)
+{
+    size_t np = (size_t)b->B * 3 * image_size * image_size, ni = (size_t)b->seg[b->B];
+    if (np > k->cap_pix) {
+        free(k->b.pixels);
+        k->b.pixels = malloc(np * sizeof(float));
+        k->cap_pix = k->b.pixels ? np : 0;
+    }
+    if (ni > k->cap_ids) {
+        free(k->b.ids);
+        k->b.ids = malloc(ni * sizeof(int32_t));
+        k->cap_ids = k->b.ids ? ni : 0;
+    }
+    if (b->B + 1 > k->cap_seg) {
+        free(k->b.seg);
+        k->b.seg = malloc(sizeof(int) * (size_t)(b->B + 1));
+        k->cap_seg = k->b.seg ? b->B + 1 : 0;
+    }
+    if ((np && !k->b.pixels) || (ni && !k->b.ids) || !k->b.seg)
+        return jc_err(err, JACLIP_ERR_NOMEM, "out of memory keeping a micro-batch of %d pairs", b->B);
+    k->b.B = b->B;
+    memcpy(k->b.pixels, b->pixels, np * sizeof(float));
+    memcpy(k->b.ids, b->ids, ni * sizeof(int32_t));
+    memcpy(k->b.seg, b->seg, sizeof(int) * (size_t)(b->B + 1));
+    return JACLIP_OK;
+}
+
 /* ---- the run -------------------------------------------------------------------------------- */
 static jaclip_status setup(trainer *t, jaclip_err *err)
 {
@@ -440,9 +476,10 @@ jaclip_status jc_train_run(const jc_train_opts *o, jaclip_err *err)
         size_t np = 0;
         for (int i = 0; i < t.c->n_params; i++) np += t.c->params[i].n;
         printf("train: %zu parameters; %d samples in %s/%s, %lld micro-batches of %d per epoch; %lld steps of "
-               "%d x %d pairs (%.2f epochs); lr %g, warm-up %lld, weight decay %g, clip %g%s\n",
+               "%d x %d pairs (contrastive batch %d; %.2f epochs); lr %g, warm-up %lld, weight decay %g, clip %g%s\n",
                np, t.train.n, o->data, o->split, (long long)jc_loader_per_epoch(&t.train, o->batch), o->batch,
-               (long long)total, o->accum, o->batch, (double)total * o->accum / jc_loader_per_epoch(&t.train, o->batch),
+               (long long)total, o->accum, o->batch, o->accum * o->batch,
+               (double)total * o->accum / jc_loader_per_epoch(&t.train, o->batch),
                o->lr, (long long)t.opt.warmup, o->weight_decay, o->clip, o->resume ? "; resumed" : "");
         if (o->resume) printf("resume: continuing at step %lld from %s\n", (long long)start, o->resume);
         fflush(stdout);
@@ -453,22 +490,36 @@ jaclip_status jc_train_run(const jc_train_opts *o, jaclip_err *err)
     double t0 = jc_now(), tlog = t0;
     int64_t done_since_log = 0;
     int64_t stop_at = o->stop_after > 0 && start + o->stop_after < total ? start + o->stop_after : total;
+    /* --accum N: the N micro-batches of a step form one contrastive batch (accum.c); they are
+     * kept (copied off the loader) for the second, backward pass */
+    kept_batch *kept = NULL;
+    const jc_batch **mb = NULL;
+    if (!rc) {
+        kept = o->accum > 1 ? calloc((size_t)o->accum, sizeof *kept) : NULL;
+        mb = calloc((size_t)o->accum, sizeof *mb);
+        if ((o->accum > 1 && !kept) || !mb) rc = jc_err(err, JACLIP_ERR_NOMEM, "out of memory");
+    }
     for (int64_t step = start; !rc && step < stop_at; step++) {
         double loss = 0, acc = 0;
         for (int a = 0; !rc && a < o->accum; a++) {
-            const jc_batch *b;
+            const jc_batch *b = NULL;
             rc = jc_loader_next(L, &b, err);
-            jc_step_out so = {0};
-            if (!rc) rc = jc_clip_step(t.c, b, true, 1.0f / (float)o->accum, &so, err);
-            if (!rc && !isfinite(so.loss))
-                rc = jc_err(err, JACLIP_ERR_NUMERIC,
-                            "step %lld: the loss is %s (micro-batch %d, temperature %g, lr %g); stopping without "
-                            "overwriting the last checkpoint",
-                            (long long)step + 1, isnan(so.loss) ? "NaN" : "Inf", a, (double)*t.c->temperature,
-                            jc_lr_at(&t.opt, step));
-            loss += so.loss / o->accum;
-            acc += so.acc_i2t / o->accum;
+            if (!rc && kept) {
+                rc = keep_batch(&kept[a], b, t.ip.image_size, err);
+                b = &kept[a].b;
+            }
+            mb[a] = b;
         }
+        jc_step_out so = {0};
+        if (!rc) rc = jc_clip_step_accum(t.c, mb, o->accum, true, 1.0f, &so, err);
+        if (!rc && !isfinite(so.loss))
+            rc = jc_err(err, JACLIP_ERR_NUMERIC,
+                        "step %lld: the loss is %s (contrastive batch of %d pairs, temperature %g, lr %g); "
+                        "stopping without overwriting the last checkpoint",
+                        (long long)step + 1, isnan(so.loss) ? "NaN" : "Inf", o->accum * o->batch,
+                        (double)*t.c->temperature, jc_lr_at(&t.opt, step));
+        loss = so.loss;
+        acc = so.acc_i2t;
         if (rc) break;
         double lr = jc_lr_at(&t.opt, step);
         double gn = jc_adamw_step(&t.opt, t.c);
@@ -493,6 +544,9 @@ jaclip_status jc_train_run(const jc_train_opts *o, jaclip_err *err)
         if (!rc && ((o->ckpt_every > 0 && s1 % o->ckpt_every == 0) || s1 == stop_at)) rc = save_checkpoint(&t, err);
     }
     jc_loader_stop(L);
+    for (int a = 0; kept && a < o->accum; a++) free(kept[a].b.pixels), free(kept[a].b.ids), free(kept[a].b.seg);
+    free(kept);
+    free(mb);
     if (!rc && t.have_eval && t.opt.step == total) rc = run_eval(&t, total, err);
     if (!rc) printf("done: step %lld/%lld, checkpoint in %s (jaclip embed --model %s ...)\n", (long long)t.opt.step,
                     (long long)total, o->out, o->out);
