@@ -5,10 +5,11 @@
 #  1. the loss must fall: the mean of the last 5 steps at least 0.5 below the first 5
 #     (it starts near ln(16) = 2.77);
 #  2. --resume continues exactly: 12 steps in one go == 6 steps, stop, resume 6 more
-#     (identical per-step losses in log.jsonl and identical model.safetensors);
+#     (identical per-step losses in log.jsonl and identical model.safetensors); --batch 8
+#     --accum 2 gives step 1 the loss and gradient norm of --batch 16, and resumes exactly too;
 #  3. the checkpoint is a model directory `jaclip embed` loads;
 #  4. a NaN in the weights stops training with a message naming step 1;
-#  5. captions from key.txt train too, --accum runs, and bad arguments fail with a clear message;
+#  5. captions from key.txt train too, and bad arguments fail with a clear message;
 #  6. `jaclip grad` on image files and texts writes every parameter's gradient.
 set -euo pipefail
 JACLIP_BIN=${JACLIP_BIN:-build/jaclip}
@@ -45,6 +46,28 @@ cmp "$tmp/a/model.safetensors" "$tmp/b/model.safetensors"
 cmp "$tmp/a/optimizer.v.safetensors" "$tmp/b/optimizer.v.safetensors"
 echo "resume: identical losses and weights"
 
+# 2b. --accum is one large contrastive batch: step 1 of --batch 8 --accum 2 sees the same 16
+#     pairs as step 1 of --batch 16 (the loader's order is per sample), so its loss and gradient
+#     norm must match (the old mean of two 8-pair losses was near ln 8, not ln 16); and resume
+#     with --accum 2 is exact too: 6 steps in one go == 3, stop, resume 3 more
+"$JACLIP_BIN" train "${common[@]}" --batch 8 --accum 2 --steps 6 --out "$tmp/acc" > "$tmp/accum.txt"
+grep -q "6 steps of 2 x 8 pairs (contrastive batch 16" "$tmp/accum.txt"
+$PY - "$tmp/a/log.jsonl" "$tmp/acc/log.jsonl" <<'PYEOF'
+import json, sys
+one = json.loads(open(sys.argv[1]).readline()); acc = json.loads(open(sys.argv[2]).readline())
+print("step 1: batch 16 loss %.9g |g| %.9g; batch 8 x accum 2 loss %.9g |g| %.9g"
+      % (one["loss"], one["grad_norm"], acc["loss"], acc["grad_norm"]))
+assert abs(one["loss"] - acc["loss"]) <= 1e-5 * one["loss"], "accum loss differs"
+assert abs(one["grad_norm"] - acc["grad_norm"]) <= 1e-5 * one["grad_norm"], "accum gradient norm differs"
+PYEOF
+"$JACLIP_BIN" train "${common[@]}" --batch 8 --accum 2 --steps 6 --out "$tmp/acc2" --stop-after 3 > /dev/null
+grep -q '"accum": 2' "$tmp/acc2/trainer_state.json"
+"$JACLIP_BIN" train "${common[@]}" --batch 8 --accum 2 --steps 6 --out "$tmp/acc2" --resume "$tmp/acc2" > /dev/null
+diff <(grep '"loss"' "$tmp/acc/log.jsonl") <(grep '"loss"' "$tmp/acc2/log.jsonl")
+cmp "$tmp/acc/model.safetensors" "$tmp/acc2/model.safetensors"
+cmp "$tmp/acc/optimizer.m.safetensors" "$tmp/acc2/optimizer.m.safetensors"
+echo "accum: one contrastive batch of 16; resume with --accum 2 identical"
+
 # 3. the checkpoint is a model directory
 "$JACLIP_BIN" embed --model "$tmp/a" --text 猫の写真 犬の写真 --out "$tmp/t.npy" --quiet
 test -s "$tmp/t.npy"
@@ -74,8 +97,6 @@ grep -q "step 1: the loss is NaN" "$tmp/nan.err"
 $PY tests/train/make_tiny_data.py ../shared/datasets/cifar10 "$tmp/txtdata" 32 --txt
 "$JACLIP_BIN" train "${common[@]}" --data "$tmp/txtdata" --steps 4 --out "$tmp/txtrun" > /dev/null
 test "$(grep -c '"loss"' "$tmp/txtrun/log.jsonl")" = 4
-"$JACLIP_BIN" train "${common[@]}" --batch 8 --accum 2 --steps 3 --out "$tmp/accum" > "$tmp/accum.txt"
-grep -q "3 steps of 2 x 8 pairs" "$tmp/accum.txt"
 if "$JACLIP_BIN" train "${common[@]}" --data "$tmp/nowhere" --steps 2 --out "$tmp/x" 2> "$tmp/e1"; then exit 1; fi
 grep -q "nowhere" "$tmp/e1"
 if "$JACLIP_BIN" train "${common[@]}" --steps 2 2> "$tmp/e2"; then exit 1; fi
