@@ -44,7 +44,7 @@ static void usage(FILE *f)
             "  --resume DIR           continue from a checkpoint exactly (same seed/batch/accum)\n"
             "schedule:\n"
             "  --epochs X             length in epochs (default %g), or --steps N optimizer steps\n"
-            "  --batch N              pairs per micro-batch (default %d); the contrastive batch is N x --accum\n"
+            "  --batch N              pairs per micro-batch (default %d); the contrastive batch is batch x accum\n"
             "  --accum N              micro-batches per optimizer step (default %d), forming ONE contrastive\n"
             "                         batch of N x batch pairs: every pair's negatives come from all of them\n"
             "                         (as a single step on N x batch pairs, to float rounding). Computed\n"

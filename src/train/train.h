@@ -3,7 +3,8 @@
  * in one fp32 buffer with a table of Hugging Face key names, gradients and AdamW moments in
  * buffers of the same layout, a training forward that keeps each layer's activations in one
  * activation buffer, the backward of both towers, the symmetric InfoNCE loss with the
- * learnable clamped temperature, AdamW with warm-up + cosine schedule and clipping,
+ * learnable clamped temperature, gradient accumulation that makes N micro-batches one
+ * contrastive batch (accum.c), AdamW with warm-up + cosine schedule and clipping,
  * checkpoints (model dir `jaclip embed` loads, plus optimizer state) and the data loader.
  */
 #ifndef JACLIP_TRAIN_TRAIN_H
