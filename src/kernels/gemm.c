@@ -1,15 +1,23 @@
 /*
- * gemm.c — blocked fp32 GEMM out = inp · Wᵀ + bias (see gemm.h).
+ * gemm.c — fp32 and int8 GEMM out = inp · Wᵀ + bias (see gemm.h).
  *
- * Blocking: the output is cut into tiles of MB rows x NB columns, one pool task each. A task
- * walks K in slices of KC; for each slice it packs its NB rows of W into a k-major panel
- * (KC x NB, zero-padded past N) that stays in L2, then runs the micro-kernel over MR-row
- * strips of inp: MR x NR accumulators in registers, one broadcast of inp and NR/8 (or NR/16)
- * vector loads of the panel per k. Partial tiles at the M and N edges go through a
- * scratch tile with the same kernel, so the summation order per element is identical.
+ * "Dot form": both inp rows and W rows are contiguous in k, so a register block of MR rows
+ * of inp x NR rows of W keeps MR*NR vector accumulators, each holding VL partial sums
+ * (lane l sums k ≡ l mod VL in ascending k), loads MR + NR vectors per VL k's and does
+ * MR*NR FMAs; at the end each accumulator is reduced with one fixed tree. Nothing is
+ * packed, so weights are used straight from the mapped file, and a batch-1 text (M ≈ 10)
+ * streams W once at memory speed.
+ *
+ * Blocking: the output is cut into tiles of MB rows x NB columns, one pool task each; NB
+ * is chosen from K so that a tile's NB rows of W (NB*K floats) stay in L2 while the task
+ * walks its MR-row strips of inp (which stay in L1 across the NB/NR blocks of W).
+ * Because the summation order of an element depends only on K and the dispatch level,
+ * never on M, MB, NB or the thread, batching cannot change any row's result.
  */
 #include "kernels/gemm.h"
 
+#include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,120 +26,45 @@
 #define JC_X86 1
 #endif
 
-#define MB 96
-#define NB 64
-#define KC 256
-#define MR 6
+#define MB 48
 
-typedef void (*ukernel_fn)(int kc, const float *a, int lda, const float *bp, float *c, int ldc);
-
-/* Portable kernel: MR x 16, plain C (the compiler may vectorise it). */
-static void ukernel_portable(int kc, const float *a, int lda, const float *bp, float *c, int ldc)
-{
-    float acc[MR][16];
-    for (int i = 0; i < MR; i++)
-        for (int j = 0; j < 16; j++) acc[i][j] = c[i * ldc + j];
-    for (int k = 0; k < kc; k++) {
-        const float *b = bp + (size_t)k * NB;
-        for (int i = 0; i < MR; i++) {
-            float av = a[i * lda + k];
-            for (int j = 0; j < 16; j++) acc[i][j] += av * b[j];
-        }
-    }
-    for (int i = 0; i < MR; i++)
-        for (int j = 0; j < 16; j++) c[i * ldc + j] = acc[i][j];
-}
-
-#ifdef JC_X86
-__attribute__((target("avx2,fma"))) static void ukernel_avx2(int kc, const float *a, int lda, const float *bp,
-                                                             float *c, int ldc)
-{
-    __m256 c00 = _mm256_loadu_ps(c + 0 * ldc), c01 = _mm256_loadu_ps(c + 0 * ldc + 8);
-    __m256 c10 = _mm256_loadu_ps(c + 1 * ldc), c11 = _mm256_loadu_ps(c + 1 * ldc + 8);
-    __m256 c20 = _mm256_loadu_ps(c + 2 * ldc), c21 = _mm256_loadu_ps(c + 2 * ldc + 8);
-    __m256 c30 = _mm256_loadu_ps(c + 3 * ldc), c31 = _mm256_loadu_ps(c + 3 * ldc + 8);
-    __m256 c40 = _mm256_loadu_ps(c + 4 * ldc), c41 = _mm256_loadu_ps(c + 4 * ldc + 8);
-    __m256 c50 = _mm256_loadu_ps(c + 5 * ldc), c51 = _mm256_loadu_ps(c + 5 * ldc + 8);
-    const float *a0 = a, *a1 = a + lda, *a2 = a + 2 * lda, *a3 = a + 3 * lda, *a4 = a + 4 * lda, *a5 = a + 5 * lda;
-    for (int k = 0; k < kc; k++) {
-        const float *b = bp + (size_t)k * NB;
-        __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8), av;
-        av = _mm256_broadcast_ss(a0 + k);
-        c00 = _mm256_fmadd_ps(av, b0, c00);
-        c01 = _mm256_fmadd_ps(av, b1, c01);
-        av = _mm256_broadcast_ss(a1 + k);
-        c10 = _mm256_fmadd_ps(av, b0, c10);
-        c11 = _mm256_fmadd_ps(av, b1, c11);
-        av = _mm256_broadcast_ss(a2 + k);
-        c20 = _mm256_fmadd_ps(av, b0, c20);
-        c21 = _mm256_fmadd_ps(av, b1, c21);
-        av = _mm256_broadcast_ss(a3 + k);
-        c30 = _mm256_fmadd_ps(av, b0, c30);
-        c31 = _mm256_fmadd_ps(av, b1, c31);
-        av = _mm256_broadcast_ss(a4 + k);
-        c40 = _mm256_fmadd_ps(av, b0, c40);
-        c41 = _mm256_fmadd_ps(av, b1, c41);
-        av = _mm256_broadcast_ss(a5 + k);
-        c50 = _mm256_fmadd_ps(av, b0, c50);
-        c51 = _mm256_fmadd_ps(av, b1, c51);
-    }
-    _mm256_storeu_ps(c + 0 * ldc, c00), _mm256_storeu_ps(c + 0 * ldc + 8, c01);
-    _mm256_storeu_ps(c + 1 * ldc, c10), _mm256_storeu_ps(c + 1 * ldc + 8, c11);
-    _mm256_storeu_ps(c + 2 * ldc, c20), _mm256_storeu_ps(c + 2 * ldc + 8, c21);
-    _mm256_storeu_ps(c + 3 * ldc, c30), _mm256_storeu_ps(c + 3 * ldc + 8, c31);
-    _mm256_storeu_ps(c + 4 * ldc, c40), _mm256_storeu_ps(c + 4 * ldc + 8, c41);
-    _mm256_storeu_ps(c + 5 * ldc, c50), _mm256_storeu_ps(c + 5 * ldc + 8, c51);
-}
-
-/* AVX-512: MR x 32 (two zmm per row). */
-__attribute__((target("avx512f"))) static void ukernel_avx512(int kc, const float *a, int lda, const float *bp,
-                                                              float *c, int ldc)
-{
-    __m512 acc[MR][2];
-    for (int i = 0; i < MR; i++) {
-        acc[i][0] = _mm512_loadu_ps(c + i * ldc);
-        acc[i][1] = _mm512_loadu_ps(c + i * ldc + 16);
-    }
-    for (int k = 0; k < kc; k++) {
-        const float *b = bp + (size_t)k * NB;
-        __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);
-        for (int i = 0; i < MR; i++) {
-            __m512 av = _mm512_set1_ps(a[i * lda + k]);
-            acc[i][0] = _mm512_fmadd_ps(av, b0, acc[i][0]);
-            acc[i][1] = _mm512_fmadd_ps(av, b1, acc[i][1]);
-        }
-    }
-    for (int i = 0; i < MR; i++) {
-        _mm512_storeu_ps(c + i * ldc, acc[i][0]);
-        _mm512_storeu_ps(c + i * ldc + 16, acc[i][1]);
-    }
-}
-#endif
-
+/* ---- dispatch -------------------------------------------------------------------------- */
+enum { LV_PORTABLE, LV_AVX2, LV_AVX512 };
 static struct {
     int init;
-    ukernel_fn fn;
-    int nr;
+    int level;
+    bool vnni;
     const char *name;
 } G;
 
 static void gemm_init(void)
 {
-    if (G.init) return;
+    if (__atomic_load_n(&G.init, __ATOMIC_ACQUIRE)) return;
     const char *force = getenv("JACLIP_GEMM");
-    G.fn = ukernel_portable, G.nr = 16, G.name = "portable";
+    int level = LV_PORTABLE;
+    bool vnni = false;
 #ifdef JC_X86
     __builtin_cpu_init();
-    bool want512 = !force || strcmp(force, "avx512") == 0;
+    bool want512 = !force || !*force || strcmp(force, "avx512") == 0;
     bool want2 = want512 || strcmp(force, "avx2") == 0;
-    if (want512 && __builtin_cpu_supports("avx512f"))
-        G.fn = ukernel_avx512, G.nr = 32, G.name = "avx512";
-    else if (want2 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-        G.fn = ukernel_avx2, G.nr = 16, G.name = "avx2";
+    if (want512 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")) {
+        level = LV_AVX512;
+        vnni = __builtin_cpu_supports("avx512vnni");
+    } else if (want2 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+        level = LV_AVX2;
+    }
 #else
     (void)force;
 #endif
+    G.level = level, G.vnni = vnni;
+    G.name = level == LV_AVX512 ? "avx512" : level == LV_AVX2 ? "avx2" : "portable";
     __atomic_store_n(&G.init, 1, __ATOMIC_RELEASE);
+}
+
+int gemm_level(void)
+{
+    gemm_init();
+    return G.level;
 }
 
 const char *gemm_kernel_name(void)
@@ -140,64 +73,230 @@ const char *gemm_kernel_name(void)
     return G.name;
 }
 
+/* ---- fp32 portable: emulates 8 lanes so that it sums like the AVX2 kernel ---------------- */
+static void dot_block_portable(float *c, int ldc, const float *a, int lda, const float *w, int ldw, const float *bias,
+                               int mr, int nr, int K, float alpha)
+{
+    for (int i = 0; i < mr; i++)
+        for (int j = 0; j < nr; j++) {
+            const float *x = a + (size_t)i * lda, *y = w + (size_t)j * ldw;
+            float l[8] = {0};
+            int k = 0;
+            for (; k + 8 <= K; k += 8)
+                for (int q = 0; q < 8; q++) l[q] += x[k + q] * y[k + q];
+            for (int q = 0; k + q < K; q++) l[q] += x[k + q] * y[k + q];
+            float s = ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]));
+            s *= alpha;
+            if (bias) s += bias[j];
+            c[(size_t)i * ldc + j] = s;
+        }
+}
+
+#ifdef JC_X86
+/* ---- fp32 AVX2: MR 3 x NR 4 ------------------------------------------------------------- */
+static const int32_t mask_tab[32] = {-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+                                     0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0};
+
+
+/* Four 8-lane sums at once; each is ((l0+l1)+(l2+l3)) + ((l4+l5)+(l6+l7)). */
+__attribute__((target("avx2,fma"), always_inline)) static inline __m128 hsum4x8(__m256 a, __m256 b, __m256 c, __m256 d)
+{
+    __m256 t = _mm256_hadd_ps(a, b), u = _mm256_hadd_ps(c, d);
+    __m256 v = _mm256_hadd_ps(t, u);
+    return _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+}
+
+#define DOT_AVX2(MR_, NR_)                                                                                            \
+    __attribute__((target("avx2,fma"))) static void dot_avx2_##MR_##x##NR_(                                         \
+        float *c, int ldc, const float *a, int lda, const float *w, int ldw, const float *bias, int K, float alpha)   \
+    {                                                                                                                 \
+        __m256 acc[MR_][NR_];                                                                                         \
+        _Pragma("GCC unroll 4") for (int i = 0; i < MR_; i++) _Pragma("GCC unroll 4") for (int j = 0; j < NR_; j++) \
+            acc[i][j] = _mm256_setzero_ps();                                                                          \
+        int k = 0;                                                                                                    \
+        for (; k + 8 <= K; k += 8) {                                                                                  \
+            __m256 av[MR_];                                                                                           \
+            _Pragma("GCC unroll 4") for (int i = 0; i < MR_; i++) av[i] = _mm256_loadu_ps(a + (size_t)i * lda + k);   \
+            _Pragma("GCC unroll 4") for (int j = 0; j < NR_; j++)                                                     \
+            {                                                                                                         \
+                __m256 wv = _mm256_loadu_ps(w + (size_t)j * ldw + k);                                                 \
+                _Pragma("GCC unroll 4") for (int i = 0; i < MR_; i++) acc[i][j] = _mm256_fmadd_ps(av[i], wv, acc[i][j]); \
+            }                                                                                                         \
+        }                                                                                                             \
+        if (k < K) {                                                                                                  \
+            __m256i mk = _mm256_loadu_si256((const __m256i *)(mask_tab + 16 - (K - k)));                               \
+            __m256 av[MR_];                                                                                           \
+            _Pragma("GCC unroll 4") for (int i = 0; i < MR_; i++) av[i] = _mm256_maskload_ps(a + (size_t)i * lda + k, mk); \
+            _Pragma("GCC unroll 4") for (int j = 0; j < NR_; j++)                                                     \
+            {                                                                                                         \
+                __m256 wv = _mm256_maskload_ps(w + (size_t)j * ldw + k, mk);                                          \
+                _Pragma("GCC unroll 4") for (int i = 0; i < MR_; i++) acc[i][j] = _mm256_fmadd_ps(av[i], wv, acc[i][j]); \
+            }                                                                                                         \
+        }                                                                                                             \
+        _Pragma("GCC unroll 4") for (int i = 0; i < MR_; i++)                                                         \
+        {                                                                                                             \
+            __m256 z = _mm256_setzero_ps();                                                                           \
+            __m128 s4 = hsum4x8(acc[i][0], NR_ > 1 ? acc[i][NR_ > 1 ? 1 : 0] : z,                                     \
+                                NR_ > 2 ? acc[i][NR_ > 2 ? 2 : 0] : z, NR_ > 3 ? acc[i][NR_ > 3 ? 3 : 0] : z);        \
+            float r[4];                                                                                               \
+            _mm_storeu_ps(r, _mm_mul_ps(s4, _mm_set1_ps(alpha)));                                                     \
+            for (int j = 0; j < NR_; j++) c[(size_t)i * ldc + j] = bias ? r[j] + bias[j] : r[j];                      \
+        }                                                                                                             \
+    }
+DOT_AVX2(3, 4)
+DOT_AVX2(3, 3)
+DOT_AVX2(3, 2)
+DOT_AVX2(3, 1)
+DOT_AVX2(2, 4)
+DOT_AVX2(2, 3)
+DOT_AVX2(2, 2)
+DOT_AVX2(2, 1)
+DOT_AVX2(1, 4)
+DOT_AVX2(1, 3)
+DOT_AVX2(1, 2)
+DOT_AVX2(1, 1)
+
+typedef void (*dot_fn)(float *, int, const float *, int, const float *, int, const float *, int, float);
+static const dot_fn dot_avx2_tab[3][4] = {
+    {dot_avx2_1x1, dot_avx2_1x2, dot_avx2_1x3, dot_avx2_1x4},
+    {dot_avx2_2x1, dot_avx2_2x2, dot_avx2_2x3, dot_avx2_2x4},
+    {dot_avx2_3x1, dot_avx2_3x2, dot_avx2_3x3, dot_avx2_3x4},
+};
+
+/* ---- fp32 AVX-512: MR 4 x NR 6 ---------------------------------------------------------- */
+__attribute__((target("avx512f"), always_inline)) static inline float hsum16(__m512 v)
+{
+    __m256 lo = _mm512_castps512_ps256(v), hi = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1));
+    __m256 s = _mm256_add_ps(lo, hi); /* l, l+8 */
+    __m128 x = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
+    x = _mm_add_ps(x, _mm_movehl_ps(x, x));
+    x = _mm_add_ss(x, _mm_shuffle_ps(x, x, 1));
+    return _mm_cvtss_f32(x);
+}
+
+#define DOT_AVX512(MR_, NR_)                                                                                          \
+    __attribute__((target("avx512f"))) static void dot_avx512_##MR_##x##NR_(                                        \
+        float *c, int ldc, const float *a, int lda, const float *w, int ldw, const float *bias, int K, float alpha)   \
+    {                                                                                                                 \
+        __m512 acc[MR_][NR_];                                                                                         \
+        _Pragma("GCC unroll 6") for (int i = 0; i < MR_; i++) _Pragma("GCC unroll 6") for (int j = 0; j < NR_; j++) \
+            acc[i][j] = _mm512_setzero_ps();                                                                          \
+        int k = 0;                                                                                                    \
+        for (; k + 16 <= K; k += 16) {                                                                                \
+            __m512 av[MR_];                                                                                           \
+            _Pragma("GCC unroll 6") for (int i = 0; i < MR_; i++) av[i] = _mm512_loadu_ps(a + (size_t)i * lda + k);   \
+            _Pragma("GCC unroll 6") for (int j = 0; j < NR_; j++)                                                     \
+            {                                                                                                         \
+                __m512 wv = _mm512_loadu_ps(w + (size_t)j * ldw + k);                                                 \
+                _Pragma("GCC unroll 6") for (int i = 0; i < MR_; i++) acc[i][j] = _mm512_fmadd_ps(av[i], wv, acc[i][j]); \
+            }                                                                                                         \
+        }                                                                                                             \
+        if (k < K) {                                                                                                  \
+            __mmask16 mk = (__mmask16)((1u << (K - k)) - 1);                                                          \
+            __m512 av[MR_];                                                                                           \
+            _Pragma("GCC unroll 6") for (int i = 0; i < MR_; i++) av[i] = _mm512_maskz_loadu_ps(mk, a + (size_t)i * lda + k); \
+            _Pragma("GCC unroll 6") for (int j = 0; j < NR_; j++)                                                     \
+            {                                                                                                         \
+                __m512 wv = _mm512_maskz_loadu_ps(mk, w + (size_t)j * ldw + k);                                       \
+                _Pragma("GCC unroll 6") for (int i = 0; i < MR_; i++) acc[i][j] = _mm512_fmadd_ps(av[i], wv, acc[i][j]); \
+            }                                                                                                         \
+        }                                                                                                             \
+        for (int i = 0; i < MR_; i++)                                                                                 \
+            for (int j = 0; j < NR_; j++) {                                                                           \
+                float s = hsum16(acc[i][j]) * alpha;                                                                  \
+                if (bias) s += bias[j];                                                                               \
+                c[(size_t)i * ldc + j] = s;                                                                           \
+            }                                                                                                         \
+    }
+#define DOT_AVX512_ROW(M_) DOT_AVX512(M_, 1) DOT_AVX512(M_, 2) DOT_AVX512(M_, 3) DOT_AVX512(M_, 4) DOT_AVX512(M_, 5) DOT_AVX512(M_, 6)
+DOT_AVX512_ROW(1)
+DOT_AVX512_ROW(2)
+DOT_AVX512_ROW(3)
+DOT_AVX512_ROW(4)
+#define TAB512(M_) {dot_avx512_##M_##x1, dot_avx512_##M_##x2, dot_avx512_##M_##x3, dot_avx512_##M_##x4, dot_avx512_##M_##x5, dot_avx512_##M_##x6}
+static const dot_fn dot_avx512_tab[4][6] = {TAB512(1), TAB512(2), TAB512(3), TAB512(4)};
+#endif
+
+/* Register-block shape of the active level. */
+static void block_shape(int *mr, int *nr)
+{
+    if (G.level == LV_AVX512) *mr = 4, *nr = 6;
+    else *mr = 3, *nr = 4;
+}
+
+/* One MR x NR (or smaller) block. */
+static inline void dot_block(float *c, int ldc, const float *a, int lda, const float *w, int ldw, const float *bias,
+                             int mr, int nr, int K, float alpha)
+{
+#ifdef JC_X86
+    if (G.level == LV_AVX512) {
+        dot_avx512_tab[mr - 1][nr - 1](c, ldc, a, lda, w, ldw, bias, K, alpha);
+        return;
+    }
+    if (G.level == LV_AVX2) {
+        dot_avx2_tab[mr - 1][nr - 1](c, ldc, a, lda, w, ldw, bias, K, alpha);
+        return;
+    }
+#endif
+    dot_block_portable(c, ldc, a, lda, w, ldw, bias, mr, nr, K, alpha);
+}
+
+/* Serial tile: rows [0,M) x cols [0,N); strips of MR rows outside, NR blocks of W inside. */
+static void dot_tile(float *c, int ldc, const float *a, int lda, const float *w, int ldw, const float *bias, int M,
+                     int N, int K, float alpha)
+{
+    int MR, NR;
+    block_shape(&MR, &NR);
+    for (int j = 0; j < N; j += NR) {
+        int nr = N - j < NR ? N - j : NR;
+        for (int i = 0; i < M; i += MR) {
+            int mr = M - i < MR ? M - i : MR;
+            dot_block(c + (size_t)i * ldc + j, ldc, a + (size_t)i * lda, lda, w + (size_t)j * ldw, ldw,
+                      bias ? bias + j : NULL, mr, nr, K, alpha);
+        }
+    }
+}
+
+void gemm_dot(float *c, int ldc, const float *a, int lda, const float *w, int ldw, const float *bias, int M, int N,
+              int K, float alpha)
+{
+    if (M <= 0 || N <= 0) return;
+    gemm_init();
+    /* keep W blocks L2-sized here too */
+    int nb = K > 0 ? (int)(96 * 1024 / ((size_t)K * 4)) : N;
+    if (nb < 12) nb = 12;
+    for (int j = 0; j < N; j += nb) {
+        int n = N - j < nb ? N - j : nb;
+        dot_tile(c + j, ldc, a, lda, w + (size_t)j * ldw, ldw, bias ? bias + j : NULL, M, n, K, alpha);
+    }
+}
+
+/* NB: rows of W per task, a multiple of 12 (both NR values divide it), ~128 KiB of W. */
+static int pick_nb(int K, int N)
+{
+    int nb = (int)(128 * 1024 / ((size_t)(K > 0 ? K : 1) * 4));
+    nb = nb / 12 * 12;
+    if (nb < 12) nb = 12;
+    if (nb > 96) nb = 96;
+    if (nb > N) nb = N;
+    return nb;
+}
+
 typedef struct {
     float *out;
     const float *inp, *w, *bias;
-    int M, K, N, tiles_n;
+    int M, K, N, nb, tiles_n;
 } gemm_job;
 
 static void gemm_task(void *ctx, int task, int thread)
 {
     (void)thread;
     const gemm_job *j = ctx;
-    int m0 = (task / j->tiles_n) * MB, n0 = (task % j->tiles_n) * NB;
+    int m0 = (task / j->tiles_n) * MB, n0 = (task % j->tiles_n) * j->nb;
     int mb = j->M - m0 < MB ? j->M - m0 : MB;
-    int nb = j->N - n0 < NB ? j->N - n0 : NB;
-    _Alignas(64) float bp[KC * NB];
-    _Alignas(64) float ctile[MR * NB];
-    _Alignas(64) float atile[MR * KC];
-    const int K = j->K, N = j->N;
-    /* start from the bias */
-    for (int i = 0; i < mb; i++) {
-        float *o = j->out + (size_t)(m0 + i) * N + n0;
-        if (j->bias) memcpy(o, j->bias + n0, (size_t)nb * sizeof(float));
-        else memset(o, 0, (size_t)nb * sizeof(float));
-    }
-    for (int k0 = 0; k0 < K; k0 += KC) {
-        int kc = K - k0 < KC ? K - k0 : KC;
-        /* pack W[n0..n0+nb, k0..k0+kc] as bp[k][n], zero past nb */
-        for (int n = 0; n < NB; n++) {
-            if (n < nb) {
-                const float *wr = j->w + (size_t)(n0 + n) * K + k0;
-                for (int k = 0; k < kc; k++) bp[k * NB + n] = wr[k];
-            } else {
-                for (int k = 0; k < kc; k++) bp[k * NB + n] = 0.0f;
-            }
-        }
-        for (int i = 0; i < mb; i += MR) {
-            int mr = mb - i < MR ? mb - i : MR;
-            const float *a = j->inp + (size_t)(m0 + i) * K + k0;
-            int lda = K;
-            if (mr < MR) { /* copy the short strip, zero the missing rows */
-                memset(atile, 0, sizeof atile);
-                for (int r = 0; r < mr; r++) memcpy(atile + r * KC, a + (size_t)r * K, (size_t)kc * sizeof(float));
-                a = atile, lda = KC;
-            }
-            for (int jn = 0; jn < NB; jn += G.nr) {
-                if (jn >= nb) break;
-                float *c = j->out + (size_t)(m0 + i) * N + n0 + jn;
-                int w = nb - jn < G.nr ? nb - jn : G.nr;
-                if (mr == MR && w == G.nr) {
-                    G.fn(kc, a, lda, bp + jn, c, N);
-                } else {
-                    for (int r = 0; r < MR; r++)
-                        for (int q = 0; q < G.nr; q++) ctile[r * NB + q] = (r < mr && q < w) ? c[(size_t)r * N + q] : 0.0f;
-                    G.fn(kc, a, lda, bp + jn, ctile, NB);
-                    for (int r = 0; r < mr; r++) memcpy(c + (size_t)r * N, ctile + r * NB, (size_t)w * sizeof(float));
-                }
-            }
-        }
-    }
+    int nb = j->N - n0 < j->nb ? j->N - n0 : j->nb;
+    dot_tile(j->out + (size_t)m0 * j->N + n0, j->N, j->inp + (size_t)m0 * j->K, j->K, j->w + (size_t)n0 * j->K, j->K,
+             j->bias ? j->bias + n0 : NULL, mb, nb, j->K, 1.0f);
 }
 
 void matmul_forward(jaclip_pool *pool, float *out, const float *inp, const float *w, const float *bias, int M, int K,
@@ -205,7 +304,308 @@ void matmul_forward(jaclip_pool *pool, float *out, const float *inp, const float
 {
     if (M <= 0 || N <= 0) return;
     gemm_init();
-    gemm_job j = {out, inp, w, bias, M, K, N, (N + NB - 1) / NB};
+    int nb = pick_nb(K, N);
+    /* small M (a batch-1 text): split N finer so that both threads stream W */
+    if (M <= MB) {
+        int threads = pool ? jaclip_pool_size(pool) : 1;
+        while (nb > 12 && (N + nb - 1) / nb < 4 * threads) nb -= 12;
+    }
+    gemm_job j = {out, inp, w, bias, M, K, N, nb, (N + nb - 1) / nb};
     int tasks = ((M + MB - 1) / MB) * j.tiles_n;
     jc_pool_run(pool, tasks, gemm_task, &j);
+}
+
+/* ==== int8 ================================================================================ */
+#define KQ 32 /* K padding of the int16 rows: one zmm of int16 */
+
+void gemm_q8_free(gemm_q8 *q)
+{
+    if (!q) return;
+    jc_free_aligned(q->q);
+    free(q->scale);
+    memset(q, 0, sizeof *q);
+}
+
+typedef struct {
+    gemm_q8 *q;
+    const float *w;
+} q8_quant_job;
+
+static void q8_quant_task(void *ctx, int task, int thread)
+{
+    (void)thread;
+    const q8_quant_job *j = ctx;
+    gemm_q8 *q = j->q;
+    for (int n = task * 64; n < q->N && n < task * 64 + 64; n++) {
+        const float *r = j->w + (size_t)n * q->K;
+        float amax = 0;
+        for (int k = 0; k < q->K; k++) amax = fmaxf(amax, fabsf(r[k]));
+        float s = amax > 0 ? amax / 127.0f : 1.0f, inv = 1.0f / s;
+        int16_t *o = q->q + (size_t)n * q->Kp;
+        for (int k = 0; k < q->K; k++) o[k] = (int16_t)lrintf(r[k] * inv);
+        for (int k = q->K; k < q->Kp; k++) o[k] = 0;
+        q->scale[n] = s;
+    }
+}
+
+static bool q8_alloc(gemm_q8 *q, int N, int K)
+{
+    memset(q, 0, sizeof *q);
+    q->N = N, q->K = K, q->Kp = (K + KQ - 1) / KQ * KQ;
+    q->q = jc_malloc_aligned((size_t)N * q->Kp * sizeof(int16_t));
+    q->scale = malloc((size_t)N * sizeof(float));
+    if (!q->q || !q->scale) {
+        gemm_q8_free(q);
+        return false;
+    }
+    return true;
+}
+
+bool gemm_q8_quantize(jaclip_pool *pool, gemm_q8 *q, const float *w, int N, int K)
+{
+    if (!q8_alloc(q, N, K)) return false;
+    q8_quant_job j = {q, w};
+    jc_pool_run(pool, (N + 63) / 64, q8_quant_task, &j);
+    return true;
+}
+
+bool gemm_q8_from_int8(gemm_q8 *q, const int8_t *w8, const float *scale, int N, int K)
+{
+    if (!q8_alloc(q, N, K)) return false;
+    for (int n = 0; n < N; n++) {
+        int16_t *o = q->q + (size_t)n * q->Kp;
+        for (int k = 0; k < K; k++) o[k] = w8[(size_t)n * K + k];
+        for (int k = K; k < q->Kp; k++) o[k] = 0;
+        q->scale[n] = scale[n];
+    }
+    return true;
+}
+
+/* Exact int32 dot products of int16 rows of length Kp (a multiple of KQ). */
+static void q8_block_portable(int32_t *c, int ldc, const int16_t *a, int lda, const int16_t *w, int ldw, int mr,
+                              int nr, int Kp)
+{
+    for (int i = 0; i < mr; i++)
+        for (int j = 0; j < nr; j++) {
+            int32_t s = 0;
+            const int16_t *x = a + (size_t)i * lda, *y = w + (size_t)j * ldw;
+            for (int k = 0; k < Kp; k++) s += (int32_t)x[k] * y[k];
+            c[(size_t)i * ldc + j] = s;
+        }
+}
+
+#ifdef JC_X86
+__attribute__((target("avx2"), always_inline)) static inline int32_t hsum8i(__m256i v)
+{
+    __m128i x = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    x = _mm_add_epi32(x, _mm_shuffle_epi32(x, 0x4e));
+    x = _mm_add_epi32(x, _mm_shuffle_epi32(x, 0xb1));
+    return _mm_cvtsi128_si32(x);
+}
+
+#define Q8_AVX2(MR_, NR_)                                                                                             \
+    __attribute__((target("avx2"))) static void q8_avx2_##MR_##x##NR_(int32_t *c, int ldc, const int16_t *a, int lda, \
+                                                                       const int16_t *w, int ldw, int Kp)             \
+    {                                                                                                                 \
+        __m256i acc[MR_][NR_];                                                                                        \
+        _Pragma("GCC unroll 4") for (int i = 0; i < MR_; i++) _Pragma("GCC unroll 4") for (int j = 0; j < NR_; j++) \
+            acc[i][j] = _mm256_setzero_si256();                                                                       \
+        for (int k = 0; k < Kp; k += 16) {                                                                            \
+            __m256i av[MR_];                                                                                          \
+            _Pragma("GCC unroll 4") for (int i = 0; i < MR_; i++) av[i] =                                             \
+                _mm256_load_si256((const __m256i *)(a + (size_t)i * lda + k));                                        \
+            _Pragma("GCC unroll 4") for (int j = 0; j < NR_; j++)                                                     \
+            {                                                                                                         \
+                __m256i wv = _mm256_load_si256((const __m256i *)(w + (size_t)j * ldw + k));                           \
+                _Pragma("GCC unroll 4") for (int i = 0; i < MR_; i++) acc[i][j] =                                     \
+                    _mm256_add_epi32(acc[i][j], _mm256_madd_epi16(av[i], wv));                                        \
+            }                                                                                                         \
+        }                                                                                                             \
+        for (int i = 0; i < MR_; i++)                                                                                 \
+            for (int j = 0; j < NR_; j++) c[(size_t)i * ldc + j] = hsum8i(acc[i][j]);                                 \
+    }
+Q8_AVX2(3, 3)
+Q8_AVX2(3, 2)
+Q8_AVX2(3, 1)
+Q8_AVX2(2, 3)
+Q8_AVX2(2, 2)
+Q8_AVX2(2, 1)
+Q8_AVX2(1, 3)
+Q8_AVX2(1, 2)
+Q8_AVX2(1, 1)
+typedef void (*q8_fn)(int32_t *, int, const int16_t *, int, const int16_t *, int, int);
+static const q8_fn q8_avx2_tab[3][3] = {{q8_avx2_1x1, q8_avx2_1x2, q8_avx2_1x3},
+                                       {q8_avx2_2x1, q8_avx2_2x2, q8_avx2_2x3},
+                                       {q8_avx2_3x1, q8_avx2_3x2, q8_avx2_3x3}};
+
+__attribute__((target("avx512f,avx512bw"), always_inline)) static inline int32_t hsum16i(__m512i v)
+{
+    return _mm512_reduce_add_epi32(v);
+}
+
+#define Q8_AVX512(MR_, NR_, VNNI_, SUF_, TGT_)                                                                      \
+    __attribute__((target(TGT_))) static void q8_avx512##SUF_##_##MR_##x##NR_(                                      \
+        int32_t *c, int ldc, const int16_t *a, int lda, const int16_t *w, int ldw, int Kp)                          \
+    {                                                                                                               \
+        __m512i acc[MR_][NR_];                                                                                      \
+        _Pragma("GCC unroll 4") for (int i = 0; i < MR_; i++) _Pragma("GCC unroll 4") for (int j = 0; j < NR_; j++) \
+            acc[i][j] = _mm512_setzero_si512();                                                                     \
+        for (int k = 0; k < Kp; k += 32) {                                                                          \
+            __m512i av[MR_];                                                                                        \
+            _Pragma("GCC unroll 4") for (int i = 0; i < MR_; i++) av[i] =                                           \
+                _mm512_load_si512((const void *)(a + (size_t)i * lda + k));                                         \
+            _Pragma("GCC unroll 4") for (int j = 0; j < NR_; j++)                                                   \
+            {                                                                                                       \
+                __m512i wv = _mm512_load_si512((const void *)(w + (size_t)j * ldw + k));                            \
+                _Pragma("GCC unroll 4") for (int i = 0; i < MR_; i++) acc[i][j] =                                   \
+                    VNNI_ ? _mm512_dpwssd_epi32(acc[i][j], av[i], wv)                                               \
+                          : _mm512_add_epi32(acc[i][j], _mm512_madd_epi16(av[i], wv));                              \
+            }                                                                                                       \
+        }                                                                                                           \
+        for (int i = 0; i < MR_; i++)                                                                               \
+            for (int j = 0; j < NR_; j++) c[(size_t)i * ldc + j] = hsum16i(acc[i][j]);                              \
+    }
+#define Q8_512_ROW(M_, V_, S_, T_) Q8_AVX512(M_, 1, V_, S_, T_) Q8_AVX512(M_, 2, V_, S_, T_) Q8_AVX512(M_, 3, V_, S_, T_) Q8_AVX512(M_, 4, V_, S_, T_)
+Q8_512_ROW(1, 0, , "avx512f,avx512bw")
+Q8_512_ROW(2, 0, , "avx512f,avx512bw")
+Q8_512_ROW(3, 0, , "avx512f,avx512bw")
+Q8_512_ROW(4, 0, , "avx512f,avx512bw")
+Q8_512_ROW(1, 1, v, "avx512f,avx512bw,avx512vnni")
+Q8_512_ROW(2, 1, v, "avx512f,avx512bw,avx512vnni")
+Q8_512_ROW(3, 1, v, "avx512f,avx512bw,avx512vnni")
+Q8_512_ROW(4, 1, v, "avx512f,avx512bw,avx512vnni")
+#define TABQ(S_, M_) {q8_avx512##S_##_##M_##x1, q8_avx512##S_##_##M_##x2, q8_avx512##S_##_##M_##x3, q8_avx512##S_##_##M_##x4}
+static const q8_fn q8_avx512_tab[4][4] = {TABQ(, 1), TABQ(, 2), TABQ(, 3), TABQ(, 4)};
+static const q8_fn q8_avx512v_tab[4][4] = {TABQ(v, 1), TABQ(v, 2), TABQ(v, 3), TABQ(v, 4)};
+#endif
+
+static void q8_shape(int *mr, int *nr)
+{
+    if (G.level == LV_AVX512) *mr = 4, *nr = 4;
+    else *mr = 3, *nr = 3;
+}
+
+static inline void q8_block(int32_t *c, int ldc, const int16_t *a, int lda, const int16_t *w, int ldw, int mr, int nr,
+                            int Kp)
+{
+#ifdef JC_X86
+    if (G.level == LV_AVX512) {
+        (G.vnni ? q8_avx512v_tab : q8_avx512_tab)[mr - 1][nr - 1](c, ldc, a, lda, w, ldw, Kp);
+        return;
+    }
+    if (G.level == LV_AVX2) {
+        q8_avx2_tab[mr - 1][nr - 1](c, ldc, a, lda, w, ldw, Kp);
+        return;
+    }
+#endif
+    q8_block_portable(c, ldc, a, lda, w, ldw, mr, nr, Kp);
+}
+
+typedef struct {
+    float *out;
+    const float *inp, *bias;
+    const gemm_q8 *w;
+    int16_t *aq;   /* (M, Kp) quantized activations */
+    float *ascale; /* (M) */
+    int M, nb, tiles_n;
+} q8_job;
+
+static void q8_act_task(void *ctx, int task, int thread)
+{
+    (void)thread;
+    const q8_job *j = ctx;
+    int K = j->w->K, Kp = j->w->Kp;
+    for (int m = task * 16; m < j->M && m < task * 16 + 16; m++) {
+        const float *r = j->inp + (size_t)m * K;
+        float amax = 0;
+        for (int k = 0; k < K; k++) amax = fmaxf(amax, fabsf(r[k]));
+        float s = amax > 0 ? amax / 127.0f : 1.0f, inv = 1.0f / s;
+        int16_t *o = j->aq + (size_t)m * Kp;
+        for (int k = 0; k < K; k++) o[k] = (int16_t)lrintf(r[k] * inv);
+        for (int k = K; k < Kp; k++) o[k] = 0;
+        j->ascale[m] = s;
+    }
+}
+
+static void q8_task(void *ctx, int task, int thread)
+{
+    (void)thread;
+    const q8_job *j = ctx;
+    const gemm_q8 *W = j->w;
+    int N = W->N, Kp = W->Kp;
+    int m0 = (task / j->tiles_n) * MB, n0 = (task % j->tiles_n) * j->nb;
+    int mb = j->M - m0 < MB ? j->M - m0 : MB;
+    int nb = N - n0 < j->nb ? N - n0 : j->nb;
+    int MR, NR;
+    q8_shape(&MR, &NR);
+    int32_t acc[4 * 4];
+    for (int i = 0; i < mb; i += MR) {
+        int mr = mb - i < MR ? mb - i : MR;
+        for (int jn = 0; jn < nb; jn += NR) {
+            int nr = nb - jn < NR ? nb - jn : NR;
+            int m = m0 + i, n = n0 + jn;
+            q8_block(acc, NR, j->aq + (size_t)m * Kp, Kp, W->q + (size_t)n * Kp, Kp, mr, nr, Kp);
+            for (int r = 0; r < mr; r++) {
+                float sa = j->ascale[m + r];
+                float *o = j->out + (size_t)(m + r) * N + n;
+                for (int q = 0; q < nr; q++) {
+                    float v = (float)acc[r * NR + q] * (sa * W->scale[n + q]);
+                    o[q] = j->bias ? v + j->bias[n + q] : v;
+                }
+            }
+        }
+    }
+}
+
+/* A grow-only scratch for the quantized activations, shared by calls that do not overlap;
+ * an overlapping call gets its own allocation. */
+static pthread_mutex_t q8_mu = PTHREAD_MUTEX_INITIALIZER;
+static void *q8_buf;
+static size_t q8_cap;
+
+void matmul_q8_forward(jaclip_pool *pool, float *out, const float *inp, const gemm_q8 *w, const float *bias, int M)
+{
+    if (M <= 0 || w->N <= 0) return;
+    gemm_init();
+    size_t need = (size_t)M * w->Kp * sizeof(int16_t) + (size_t)M * sizeof(float) + 64;
+    bool locked = pthread_mutex_trylock(&q8_mu) == 0;
+    void *buf = NULL;
+    if (locked) {
+        if (q8_cap < need) {
+            jc_free_aligned(q8_buf);
+            q8_buf = jc_malloc_aligned(need);
+            q8_cap = q8_buf ? need : 0;
+        }
+        buf = q8_buf;
+    }
+    bool own = false;
+    if (!buf) {
+        buf = jc_malloc_aligned(need);
+        own = true;
+    }
+    if (!buf) { /* out of memory: fall back to the fp32 product of the dequantized weights, row by row */
+        if (locked) pthread_mutex_unlock(&q8_mu);
+        float *wr = malloc((size_t)w->K * sizeof(float));
+        for (int n = 0; wr && n < w->N; n++) {
+            for (int k = 0; k < w->K; k++) wr[k] = w->q[(size_t)n * w->Kp + k] * w->scale[n];
+            for (int m = 0; m < M; m++) {
+                double s = bias ? bias[n] : 0;
+                for (int k = 0; k < w->K; k++) s += (double)inp[(size_t)m * w->K + k] * wr[k];
+                out[(size_t)m * w->N + n] = (float)s;
+            }
+        }
+        free(wr);
+        return;
+    }
+    int nb = pick_nb(w->Kp / 2, w->N); /* int16 rows are half the bytes */
+    if (M <= MB) {
+        int threads = pool ? jaclip_pool_size(pool) : 1;
+        while (nb > 12 && (w->N + nb - 1) / nb < 4 * threads) nb -= 12;
+    }
+    q8_job j = {out, inp, bias, w, buf, (float *)((char *)buf + (size_t)M * w->Kp * sizeof(int16_t)), M, nb,
+                (w->N + nb - 1) / nb};
+    jc_pool_run(pool, (M + 15) / 16, q8_act_task, &j);
+    jc_pool_run(pool, ((M + MB - 1) / MB) * j.tiles_n, q8_task, &j);
+    if (own) jc_free_aligned(buf);
+    if (locked) pthread_mutex_unlock(&q8_mu);
 }
