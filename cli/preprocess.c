@@ -78,20 +78,19 @@ static int run_preprocess(int argc, char **argv)
     }
     jaclip_err err = {0};
     jaclip_image_params p = jaclip_image_default_params();
-    const char *norm_name = "openai_clip";
+    char norm_name[64] = "openai_clip";
     if (model) {
         char *cfg = jc_path_join(model, "preprocessor_config.json");
         if (!cfg) return cli_failf(cmd, "out of memory");
-        jaclip_status st = jc_image_params_from_config(cfg, &p, &err);
+        jaclip_status st = jc_image_params_from_config(cfg, &p, norm_name, sizeof norm_name, &err);
         free(cfg);
         if (st != JACLIP_OK) return cli_fail(cmd, &err);
-        norm_name = "from preprocessor_config.json";
     } else if (!norm && !raw) {
         fprintf(stderr, "jaclip preprocess: note: no --model or --normalization; using openai_clip\n");
     }
     if (norm) {
         if (jaclip_image_set_normalization(&p, norm, &err) != JACLIP_OK) return cli_fail(cmd, &err);
-        norm_name = norm;
+        snprintf(norm_name, sizeof norm_name, "%s", norm);
     }
     if (size) p.image_size = (int)size;
     if (maxpix) p.max_pixels = (uint64_t)maxpix;

@@ -42,10 +42,11 @@ for v in $VARIANTS; do
   run() { # name, args... : runs jaclip embed under /usr/bin/time -v, prints wall time and peak RSS
     local name=$1; shift
     /usr/bin/time -v "$BIN" embed --model "$M" --tokenizer "$TOK" --quiet "$@" 2> "$O/$name.time" || { cat "$O/$name.time" >&2; fail=1; return; }
-    local wall rss
+    local wall rss user
     wall=$(sed -n 's/.*Elapsed (wall clock) time (h:mm:ss or m:ss): //p' "$O/$name.time")
     rss=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$O/$name.time")
-    echo "   jaclip embed $name: wall $wall, peak RSS $((rss / 1024)) MiB"
+    user=$(sed -n "s/.*User time (seconds): //p" "$O/$name.time")
+    echo "   jaclip embed $name: wall $wall, user CPU ${user} s, peak RSS $((rss / 1024)) MiB"
     eval "rss_$name=$rss"
   }
   run image --images-from "$DIR/images.txt" --out "$O/c_image.npy"

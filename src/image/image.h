@@ -83,7 +83,9 @@ jaclip_status jc_resample_nearest(const uint8_t *src, int w, int h, int bpp, uin
                                   int oh, jaclip_err *err);
 
 /* Reads a Hugging Face preprocessor_config.json (CLYPImageProcessor): `image_size` and
- * `normalization_type` into p (other fields untouched). Missing keys keep p's values. */
-jaclip_status jc_image_params_from_config(const char *path, jaclip_image_params *p, jaclip_err *err);
+ * `normalization_type` into p (other fields untouched). Missing keys keep p's values.
+ * norm_name (may be NULL) receives the normalization_type string. */
+jaclip_status jc_image_params_from_config(const char *path, jaclip_image_params *p, char *norm_name,
+                                          size_t norm_name_size, jaclip_err *err);
 
 #endif

@@ -11,7 +11,8 @@
 
 #include "image/image.h"
 
-jaclip_status jc_image_params_from_config(const char *path, jaclip_image_params *p, jaclip_err *err)
+jaclip_status jc_image_params_from_config(const char *path, jaclip_image_params *p, char *norm_name,
+                                          size_t norm_name_size, jaclip_err *err)
 {
     char *text = NULL;
     size_t len = 0;
@@ -54,6 +55,7 @@ jaclip_status jc_image_params_from_config(const char *path, jaclip_image_params 
             cJSON_Delete(root);
             return jc_err_prefix(err, "%s", path);
         }
+        if (norm_name && norm_name_size) snprintf(norm_name, norm_name_size, "%s", nt->valuestring);
     } else {
         jc_warn("%s: no normalization_type; keeping %s", path, "the current mean/std");
     }

@@ -37,6 +37,35 @@ static struct {
     const char *name;
 } G;
 
+static void dot_tile(float *c, int ldc, const float *a, int lda, const float *w, int ldw, const float *bias, int M,
+                     int N, int K, float alpha);
+static void q8_tile(int32_t *c, int ldc, const int16_t *a, int lda, const int16_t *w, int ldw, int M, int N, int Kp);
+
+/* A small product with edge blocks in every direction (fp32 and int8), SIMD vs portable.
+ * Runs once, before G.init is published, with G.level set to the candidate. */
+static bool self_check(void)
+{
+    enum { M = 13, K = 300, N = 70, KP = 320 };
+    static float a[M * K], w[N * K], bias[N], o1[M * N], o2[M * N];
+    static int16_t qa[M * KP], qw[N * KP];
+    static int32_t i1[M * N], i2[M * N];
+    for (int i = 0; i < M * K; i++) a[i] = (float)((i * 37) % 101) / 50.0f - 1.0f;
+    for (int i = 0; i < N * K; i++) w[i] = (float)((i * 53) % 97) / 48.0f - 1.0f;
+    for (int i = 0; i < N; i++) bias[i] = (float)i / 10.0f;
+    for (int i = 0; i < M * KP; i++) qa[i] = (int16_t)((i * 37) % 255 - 127);
+    for (int i = 0; i < N * KP; i++) qw[i] = (int16_t)((i * 53) % 255 - 127);
+    dot_tile(o1, N, a, K, w, K, bias, M, N, K, 1.0f);
+    q8_tile(i1, N, qa, KP, qw, KP, M, N, KP);
+    int level = G.level;
+    G.level = LV_PORTABLE;
+    dot_tile(o2, N, a, K, w, K, bias, M, N, K, 1.0f);
+    q8_tile(i2, N, qa, KP, qw, KP, M, N, KP);
+    G.level = level;
+    for (int i = 0; i < M * N; i++)
+        if (fabsf(o1[i] - o2[i]) > 1e-3f * (1.0f + fabsf(o2[i])) || i1[i] != i2[i]) return false;
+    return true;
+}
+
 static void gemm_init(void)
 {
     if (__atomic_load_n(&G.init, __ATOMIC_ACQUIRE)) return;
@@ -58,6 +87,11 @@ static void gemm_init(void)
 #endif
     G.level = level, G.vnni = vnni;
     G.name = level == LV_AVX512 ? "avx512" : level == LV_AVX2 ? "avx2" : "portable";
+    if (level != LV_PORTABLE && !self_check()) {
+        /* a guard for a kernel that could not be run on the machine it was written on */
+        jc_warn("GEMM kernel %s disagrees with the portable kernel on this CPU; using the portable kernel", G.name);
+        G.level = LV_PORTABLE, G.vnni = false, G.name = "portable";
+    }
     __atomic_store_n(&G.init, 1, __ATOMIC_RELEASE);
 }
 
@@ -499,6 +533,19 @@ static inline void q8_block(int32_t *c, int ldc, const int16_t *a, int lda, cons
     }
 #endif
     q8_block_portable(c, ldc, a, lda, w, ldw, mr, nr, Kp);
+}
+
+static void q8_tile(int32_t *c, int ldc, const int16_t *a, int lda, const int16_t *w, int ldw, int M, int N, int Kp)
+{
+    int MR, NR;
+    q8_shape(&MR, &NR);
+    for (int j = 0; j < N; j += NR) {
+        int nr = N - j < NR ? N - j : NR;
+        for (int i = 0; i < M; i += MR) {
+            int mr = M - i < MR ? M - i : MR;
+            q8_block(c + (size_t)i * ldc + j, ldc, a + (size_t)i * lda, lda, w + (size_t)j * ldw, ldw, mr, nr, Kp);
+        }
+    }
 }
 
 typedef struct {

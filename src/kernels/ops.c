@@ -309,49 +309,27 @@ typedef struct {
     float *scratch;
 } att_job;
 
+/* One (segment, head) in the thread's scratch: S = scale·q·kᵀ (L x L) straight from the
+ * strided q and k, a softmax per row, vt = vᵀ (hd x L), then out = S·vtᵀ written in place. */
 static void att_task(void *ctx, int task, int thread)
 {
     const att_job *j = ctx;
     int s = task / j->H, h = task % j->H;
     int t0 = j->seg[s], L = j->seg[s + 1] - t0;
     if (L <= 0) return;
-    /* fast path: scores = scale·q·kᵀ (L x L), softmax per row, vt = vᵀ (hd x L), out = p·vtᵀ */
-    float *buf = malloc(((size_t)L * L + (size_t)j->hd * L) * sizeof(float));
-    if (buf) {
-        const int C = j->C, hd = j->hd;
-        const size_t off = (size_t)t0 * C + (size_t)h * hd;
-        float *S = buf, *vt = buf + (size_t)L * L;
-        gemm_dot(S, L, j->q + off, C, j->k + off, C, NULL, L, L, hd, j->scale);
-        for (int i = 0; i < L; i++) softmax_row(S + (size_t)i * L, L);
-        for (int t = 0; t < L; t++) {
-            const float *vr = j->v + off + (size_t)t * C;
-            for (int e = 0; e < hd; e++) vt[(size_t)e * L + t] = vr[e];
-        }
-        gemm_dot(j->out + off, C, S, L, vt, L, NULL, L, hd, L, 1.0f);
-        free(buf);
-        return;
-    }
-    /* out of memory: the row-at-a-time path in the caller's scratch */
-    float *p = j->scratch + (size_t)thread * j->max_len;
     const int C = j->C, hd = j->hd;
-    for (int i = 0; i < L; i++) {
-        const float *qi = j->q + (size_t)(t0 + i) * C + h * hd;
-        for (int t = 0; t < L; t++) {
-            const float *kt = j->k + (size_t)(t0 + t) * C + h * hd;
-            float d = 0;
-            for (int e = 0; e < hd; e++) d += qi[e] * kt[e];
-            p[t] = d * j->scale;
-        }
-        softmax_row(p, L);
-        float *o = j->out + (size_t)(t0 + i) * C + h * hd;
-        memset(o, 0, (size_t)hd * sizeof(float));
-        for (int t = 0; t < L; t++) {
-            const float *vt = j->v + (size_t)(t0 + t) * C + h * hd;
-            float pt = p[t];
-            for (int e = 0; e < hd; e++) o[e] += pt * vt[e];
-        }
+    const size_t off = (size_t)t0 * C + (size_t)h * hd;
+    float *S = j->scratch + (size_t)thread * attention_scratch_floats(j->max_len, hd), *vt = S + (size_t)L * L;
+    gemm_dot(S, L, j->q + off, C, j->k + off, C, NULL, L, L, hd, j->scale);
+    for (int i = 0; i < L; i++) softmax_row(S + (size_t)i * L, L);
+    for (int t = 0; t < L; t++) {
+        const float *vr = j->v + off + (size_t)t * C;
+        for (int e = 0; e < hd; e++) vt[(size_t)e * L + t] = vr[e];
     }
+    gemm_dot(j->out + off, C, S, L, vt, L, NULL, L, hd, L, 1.0f);
 }
+
+size_t attention_scratch_floats(int max_len, int hd) { return (size_t)max_len * ((size_t)hd + (size_t)max_len); }
 
 void attention_forward(jaclip_pool *pool, float *out, const float *q, const float *k, const float *v, const int *seg,
                        int n_seg, int H, int hd, float scale, float *scratch, int max_len)

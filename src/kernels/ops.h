@@ -37,7 +37,8 @@ void rope_forward(float *x, int C, int head_dim, int first, int n_tokens, const 
 /* Multi-head self-attention over variable-length segments packed in one (T, C) matrix:
  * q, k, v (T,C) with C = H*hd, segment s covers rows seg[s]..seg[s+1]-1 and only attends
  * to itself. out (T,C) = softmax(q·kᵀ·scale)·v per segment and head. scratch holds
- * pool_size * max_len floats. k may be NULL-biased upstream; no mask beyond segments. */
+ * pool_size * attention_scratch_floats(max_len, hd) floats. No mask beyond segments. */
+size_t attention_scratch_floats(int max_len, int hd);
 void attention_forward(jaclip_pool *pool, float *out, const float *q, const float *k, const float *v, const int *seg,
                        int n_seg, int H, int hd, float scale, float *scratch, int max_len);
 

@@ -39,7 +39,7 @@ typedef struct eva_acts {
     float *att;        /* (T,D) merged heads, then sub-LN in place */
     float *proj;       /* (T,D) projection / fc2 output */
     float *g, *u;      /* (T,F) gate and value, then silu(g)*u and its LN in g */
-    float *scores;     /* pool_size * tokens-per-image */
+    float *scores;     /* attention scratch (attention_scratch_floats per thread) */
 } eva_acts;
 
 /* ---- BERT text tower --------------------------------------------------------------------- */
@@ -60,7 +60,7 @@ typedef struct bert_acts {
     int T;
     float *q, *k, *v, *att, *proj; /* (T,D) */
     float *inter;                  /* (T,I) */
-    float *scores;                 /* pool_size * longest sequence */
+    float *scores;                 /* attention scratch (attention_scratch_floats per thread) */
 } bert_acts;
 
 /* ---- the model object -------------------------------------------------------------------- */

@@ -54,14 +54,15 @@ jaclip_status bert_forward(jaclip_model *m, const int32_t *ids, const int *seg, 
                           c->vocab_size - 1);
     int threads = jaclip_pool_size(m->pool);
     size_t nd = (size_t)T * D;
-    size_t total = 6 * nd + (size_t)T * I + (size_t)threads * max_len + (size_t)n_seg * D;
+    size_t nscratch = (size_t)threads * attention_scratch_floats(max_len, D / c->num_attention_heads);
+    size_t total = 6 * nd + (size_t)T * I + nscratch + (size_t)n_seg * D;
     float *buf = jc_malloc_aligned(total * sizeof(float));
     if (!buf) return jc_err(err, JACLIP_ERR_NOMEM, "out of memory for %d tokens' activations", T);
     float *x = buf;
     bert_acts a = {.T = T};
     a.q = x + nd, a.k = a.q + nd, a.v = a.k + nd, a.att = a.v + nd, a.proj = a.att + nd, a.inter = a.proj + nd;
     a.scores = a.inter + (size_t)T * I;
-    float *pooled = a.scores + (size_t)threads * max_len;
+    float *pooled = a.scores + nscratch;
 
     for (int s = 0; s < n_seg; s++)
         for (int t = seg[s]; t < seg[s + 1]; t++) {

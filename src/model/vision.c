@@ -51,14 +51,15 @@ jaclip_status eva_forward(jaclip_model *m, const float *pixels, int B, float *ou
     int threads = jaclip_pool_size(m->pool);
     /* one buffer: x, h, q, k, v, att, proj (T,D); g, u (T,F); scores; patches (B*N, KP); seg */
     size_t nd = (size_t)T * D, nf = (size_t)T * F;
-    size_t total = 7 * nd + 2 * nf + (size_t)threads * n1 + (size_t)B * N * KP + (size_t)(B + 1);
+    size_t nscratch = (size_t)threads * attention_scratch_floats(n1, D / c->num_heads);
+    size_t total = 7 * nd + 2 * nf + nscratch + (size_t)B * N * KP + (size_t)(B + 1);
     float *buf = jc_malloc_aligned(total * sizeof(float));
     if (!buf) return jc_err(err, JACLIP_ERR_NOMEM, "out of memory for %d images' activations", B);
     float *x = buf;
     eva_acts a = {.T = T};
     a.h = x + nd, a.q = a.h + nd, a.k = a.q + nd, a.v = a.k + nd, a.att = a.v + nd, a.proj = a.att + nd;
     a.g = a.proj + nd, a.u = a.g + nf, a.scores = a.u + nf;
-    float *patches = a.scores + (size_t)threads * n1;
+    float *patches = a.scores + nscratch;
     int *seg = (int *)(void *)(patches + (size_t)B * N * KP);
     for (int b = 0; b <= B; b++) seg[b] = b * n1;
 

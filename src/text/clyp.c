@@ -43,6 +43,28 @@ static int32_t piece_to_id(const jc_sp_model *m, int unk_id, const char *s)
     return unk_id;
 }
 
+/* Builds a tokenizer over t->file (len bytes); `name` is used in messages. */
+static jaclip_status tokenizer_init(jaclip_tokenizer *t, size_t len, const char *name, jaclip_err *err)
+{
+    const jc_sp_model *m = &t->model;
+    jaclip_status st = jc_sp_model_parse((const uint8_t *)t->file, len, name, &t->model, err);
+    if (st) return st;
+    if (m->model_type != 1)
+        return jc_err(err, JACLIP_ERR_UNSUPPORTED, "%s: model_type %d is not UNIGRAM (1); only unigram models are supported",
+                      name, m->model_type);
+    if (m->byte_fallback || m->treat_whitespace_as_suffix)
+        return jc_err(err, JACLIP_ERR_UNSUPPORTED, "%s: %s is not supported", name,
+                      m->byte_fallback ? "byte_fallback" : "treat_whitespace_as_suffix");
+    if ((st = jc_normalizer_init(&t->nz, m, name, err))) return st;
+    if ((st = jc_unigram_init(&t->uni, m, name, err))) return st;
+    for (int k = 0; k < N_SPECIALS; k++) t->special_ids[k] = piece_to_id(m, t->uni.unk_id, kSpecials[k]);
+    for (int i = 0; i < jc_lower_table_size; i++) {
+        uint32_t cp = jc_lower_table[i].cp;
+        t->changes_bmp[cp >> 3] |= (uint8_t)(1u << (cp & 7));
+    }
+    return JACLIP_OK;
+}
+
 jaclip_status jaclip_tokenizer_load(const char *spm_path, jaclip_tokenizer **out, jaclip_err *err)
 {
     *out = NULL;
@@ -56,31 +78,32 @@ jaclip_status jaclip_tokenizer_load(const char *spm_path, jaclip_tokenizer **out
     }
     size_t len;
     jaclip_status st = jc_read_file(spm_path, MODEL_MAX_BYTES, &t->file, &len, err);
-    if (st) goto fail;
-    const jc_sp_model *m = &t->model;
-    if ((st = jc_sp_model_parse((const uint8_t *)t->file, len, spm_path, &t->model, err))) goto fail;
-    if (m->model_type != 1) {
-        st = jc_err(err, JACLIP_ERR_UNSUPPORTED, "%s: model_type %d is not UNIGRAM (1); only unigram models are supported",
-                    spm_path, m->model_type);
-        goto fail;
-    }
-    if (m->byte_fallback || m->treat_whitespace_as_suffix) {
-        st = jc_err(err, JACLIP_ERR_UNSUPPORTED, "%s: %s is not supported", spm_path,
-                    m->byte_fallback ? "byte_fallback" : "treat_whitespace_as_suffix");
-        goto fail;
-    }
-    if ((st = jc_normalizer_init(&t->nz, m, spm_path, err))) goto fail;
-    if ((st = jc_unigram_init(&t->uni, m, spm_path, err))) goto fail;
-    for (int k = 0; k < N_SPECIALS; k++) t->special_ids[k] = piece_to_id(m, t->uni.unk_id, kSpecials[k]);
-    for (int i = 0; i < jc_lower_table_size; i++) {
-        uint32_t cp = jc_lower_table[i].cp;
-        t->changes_bmp[cp >> 3] |= (uint8_t)(1u << (cp & 7));
+    if (!st) st = tokenizer_init(t, len, spm_path, err);
+    if (st) {
+        jaclip_tokenizer_free(t);
+        return st;
     }
     *out = t;
     return JACLIP_OK;
-fail:
-    jaclip_tokenizer_free(t);
-    return st;
+}
+
+jaclip_status jc_tokenizer_load_mem(const void *data, size_t len, const char *name, jaclip_tokenizer **out,
+                                    jaclip_err *err)
+{
+    *out = NULL;
+    jaclip_tokenizer *t = calloc(1, sizeof *t);
+    if (!t || !(t->path = jc_strdup(name)) || !(t->file = malloc(len ? len : 1))) {
+        jaclip_tokenizer_free(t);
+        return jc_err(err, JACLIP_ERR_NOMEM, "%s: out of memory", name);
+    }
+    if (len) memcpy(t->file, data, len);
+    jaclip_status st = tokenizer_init(t, len, name, err);
+    if (st) {
+        jaclip_tokenizer_free(t);
+        return st;
+    }
+    *out = t;
+    return JACLIP_OK;
 }
 
 void jaclip_tokenizer_free(jaclip_tokenizer *t)

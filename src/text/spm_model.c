@@ -226,16 +226,24 @@ jaclip_status jc_sp_model_parse(const uint8_t *data, size_t size, const char *na
 
     /* First pass counts the pieces so that one allocation holds them. */
     size_t n_pieces = 0;
+    bool has_trainer = false, has_normalizer = false;
     while (r.p < r.end) {
         uint32_t f;
         int wt;
         jaclip_status st = pb_tag(&r, &f, &wt);
         if (!st && f == 1 && wt == WT_LEN) n_pieces++;
+        if (!st && f == 2) has_trainer = true;
+        if (!st && f == 3) has_normalizer = true;
         if (!st) st = pb_skip(&r, wt);
         if (st) return st;
     }
     if (n_pieces == 0)
         return jc_err(err, JACLIP_ERR_FORMAT, "%s: not a SentencePiece model (no pieces found)", name);
+    /* sentencepiece writes pieces, then trainer_spec, then normalizer_spec: a file cut at a
+     * field boundary still parses, but lacks these. */
+    if (!has_trainer || !has_normalizer)
+        return jc_err(err, JACLIP_ERR_FORMAT, "%s: SentencePiece model without %s (file truncated?)", name,
+                      has_trainer ? "normalizer_spec" : "trainer_spec");
     if (n_pieces > 10000000) return jc_err(err, JACLIP_ERR_LIMIT, "%s: more than 10M pieces", name);
     m->pieces = jc_calloc(n_pieces, sizeof *m->pieces);
     if (!m->pieces) return jc_err(err, JACLIP_ERR_NOMEM, "%s: out of memory for %zu pieces", name, n_pieces);

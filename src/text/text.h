@@ -155,4 +155,10 @@ void jc_tok_scratch_free(jc_tok_scratch *s);
 bool jc_unigram_encode(const jc_unigram *u, const uint8_t *s, size_t n, jc_tok_scratch *scr,
                        int32_t *ids, int max_ids, int *n_ids, long *total);
 
+/* ---- clyp.c ----------------------------------------------------------------------------- */
+/* jaclip_tokenizer_load from a buffer (copied); `name` stands for the file in messages. Used by
+ * the fuzz targets. */
+jaclip_status jc_tokenizer_load_mem(const void *data, size_t len, const char *name, jaclip_tokenizer **out,
+                                    jaclip_err *err);
+
 #endif

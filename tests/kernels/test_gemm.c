@@ -170,7 +170,7 @@ static void test_attention(jaclip_pool *pool)
     for (int s = 0; s < n_seg; s++) seg[s + 1] = seg[s] + lens[s];
     int T = seg[n_seg];
     float *q = malloc(sizeof(float) * T * C), *k = malloc(sizeof(float) * T * C), *v = malloc(sizeof(float) * T * C);
-    float *o = malloc(sizeof(float) * T * C), *scratch = malloc(sizeof(float) * 4 * 197);
+    float *o = malloc(sizeof(float) * T * C), *scratch = malloc(sizeof(float) * 2 * attention_scratch_floats(197, 64));
     fill(q, (size_t)T * C), fill(k, (size_t)T * C), fill(v, (size_t)T * C);
     for (int i = 0; i < T * C; i++) q[i] *= 3; /* peaky softmax */
     attention_forward(pool, o, q, k, v, seg, n_seg, H, hd, 0.125f, scratch, 197);
