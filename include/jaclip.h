@@ -168,6 +168,16 @@ jaclip_status jaclip_embed_texts(jaclip_model *m, const char *const *texts, int 
 /* L2-normalises n rows of dim floats in place (eps 1e-12, as torch F.normalize). */
 void jaclip_l2_normalize(float *x, int n, int dim);
 
+/* ====================================================================================== */
+/* Speed (kernels/, model/quant.c)                                                        */
+/* ====================================================================================== */
+
+/* "int8": quantize the transformer blocks' Linear weights of both towers now (per output
+ * channel; activations per token at run time; LayerNorm, softmax, RoPE, attention
+ * products, patch embedding and the necks stay fp32). "fp32": back to full precision. */
+jaclip_status jaclip_model_set_dtype(jaclip_model *m, const char *dtype, jaclip_err *err);
+const char *jaclip_model_dtype(const jaclip_model *m); /* "fp32" or "int8" */
+
 #ifdef __cplusplus
 }
 #endif

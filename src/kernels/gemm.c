@@ -16,6 +16,10 @@
  */
 #include "kernels/gemm.h"
 
+#include <stdio.h>
+
+#include "kernels/prof.h"
+
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -346,7 +350,13 @@ void matmul_forward(jaclip_pool *pool, float *out, const float *inp, const float
     }
     gemm_job j = {out, inp, w, bias, M, K, N, nb, (N + nb - 1) / nb};
     int tasks = ((M + MB - 1) / MB) * j.tiles_n;
+    double t0 = kprof_enabled() ? jc_now() : 0;
     jc_pool_run(pool, tasks, gemm_task, &j);
+    if (t0 > 0) {
+        char name[48];
+        snprintf(name, sizeof name, "gemm fp32 K=%d N=%d", K, N);
+        kprof_add(name, jc_now() - t0, 2.0 * M * K * N);
+    }
 }
 
 /* ==== int8 ================================================================================ */
@@ -651,8 +661,14 @@ void matmul_q8_forward(jaclip_pool *pool, float *out, const float *inp, const ge
     }
     q8_job j = {out, inp, bias, w, buf, (float *)((char *)buf + (size_t)M * w->Kp * sizeof(int16_t)), M, nb,
                 (w->N + nb - 1) / nb};
+    double t0 = kprof_enabled() ? jc_now() : 0;
     jc_pool_run(pool, (M + 15) / 16, q8_act_task, &j);
     jc_pool_run(pool, ((M + MB - 1) / MB) * j.tiles_n, q8_task, &j);
+    if (t0 > 0) {
+        char name[48];
+        snprintf(name, sizeof name, "gemm int8 K=%d N=%d", w->K, w->N);
+        kprof_add(name, jc_now() - t0, 2.0 * M * w->K * w->N);
+    }
     if (own) jc_free_aligned(buf);
     if (locked) pthread_mutex_unlock(&q8_mu);
 }

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "kernels/gemm.h"
+#include "kernels/prof.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -192,7 +193,9 @@ void layernorm_forward(jaclip_pool *pool, float *out, const float *inp, const fl
 {
     int per = 16;
     ln_job j = {out, inp, w, b, T, C, per, eps};
+    double t0_ = kprof_enabled() ? jc_now() : 0;
     jc_pool_run(pool, (T + per - 1) / per, ln_task, &j);
+    if (t0_ > 0) kprof_add("layernorm", jc_now() - t0_, 8.0 * T * C);
 }
 
 typedef struct {
@@ -231,13 +234,17 @@ static void ew_task(void *ctx, int task, int thread)
 void gelu_forward(jaclip_pool *pool, float *x, size_t n)
 {
     ew_job j = {x, NULL, NULL, n, 16384, 0};
+    double t0_ = kprof_enabled() ? jc_now() : 0;
     jc_pool_run(pool, (int)((n + j.chunk - 1) / j.chunk), ew_task, &j);
+    if (t0_ > 0) kprof_add("gelu", jc_now() - t0_, 0);
 }
 
 void swiglu_forward(jaclip_pool *pool, float *out, const float *g, const float *u, size_t n)
 {
     ew_job j = {out, g, u, n, 16384, 1};
+    double t0_ = kprof_enabled() ? jc_now() : 0;
     jc_pool_run(pool, (int)((n + j.chunk - 1) / j.chunk), ew_task, &j);
+    if (t0_ > 0) kprof_add("swiglu", jc_now() - t0_, 0);
 }
 
 void residual_forward(float *x, const float *y, size_t n)
@@ -335,5 +342,11 @@ void attention_forward(jaclip_pool *pool, float *out, const float *q, const floa
                        int n_seg, int H, int hd, float scale, float *scratch, int max_len)
 {
     att_job j = {out, q, k, v, seg, n_seg, H, hd, H * hd, max_len, scale, scratch};
+    double t0_ = kprof_enabled() ? jc_now() : 0;
     jc_pool_run(pool, n_seg * H, att_task, &j);
+    if (t0_ > 0) {
+        double fl = 0;
+        for (int s = 0; s < n_seg; s++) fl += 4.0 * H * hd * (double)(seg[s + 1] - seg[s]) * (seg[s + 1] - seg[s]);
+        kprof_add("attention", jc_now() - t0_, fl);
+    }
 }

@@ -38,6 +38,7 @@ static void set_normalization(jaclip_image_params *ip, const char *type)
 void jaclip_model_free(jaclip_model *m)
 {
     if (!m) return;
+    model_q8_free(m);
     for (int i = 0; i < m->n_owned; i++) free(m->owned[i]);
     free(m->owned);
     free(m->vis.blocks);
