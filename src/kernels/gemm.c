@@ -41,7 +41,7 @@ static struct {
     const char *name;
 } G;
 
-static void q8_tile(int32_t *c, int ldc, const int16_t *a, int lda, const int16_t *w, int ldw, int M, int N, int Kp);
+static void q8_tile(int32_t *c, int ldc, const uint8_t *a, int lda, const int8_t *w, int ldw, int M, int N, int Kp);
 static void gemm_dot_tiles(float *c, int ldc, const float *a, int lda, const float *w, int ldw, const float *bias,
                            int M, int N, int K, float alpha);
 
@@ -49,15 +49,16 @@ static void gemm_dot_tiles(float *c, int ldc, const float *a, int lda, const flo
  * Runs once, before G.init is published, with G.level set to the candidate. */
 static bool self_check(void)
 {
-    enum { M = 13, K = 300, N = 70, KP = 320 };
+    enum { M = 13, K = 300, N = 70, KP = 320 }; /* KP: a multiple of 64 */
     static float a[M * K], w[N * K], bias[N], o1[M * N], o2[M * N];
-    static int16_t qa[M * KP], qw[N * KP];
+    static _Alignas(64) uint8_t qa[M * KP];
+    static _Alignas(64) int8_t qw[N * KP];
     static int32_t i1[M * N], i2[M * N];
     for (int i = 0; i < M * K; i++) a[i] = (float)((i * 37) % 101) / 50.0f - 1.0f;
     for (int i = 0; i < N * K; i++) w[i] = (float)((i * 53) % 97) / 48.0f - 1.0f;
     for (int i = 0; i < N; i++) bias[i] = (float)i / 10.0f;
-    for (int i = 0; i < M * KP; i++) qa[i] = (int16_t)((i * 37) % 255 - 127);
-    for (int i = 0; i < N * KP; i++) qw[i] = (int16_t)((i * 53) % 255 - 127);
+    for (int i = 0; i < M * KP; i++) qa[i] = (uint8_t)((i * 37) % 128);
+    for (int i = 0; i < N * KP; i++) qw[i] = (int8_t)((i * 53) % 255 - 127);
     gemm_dot_tiles(o1, N, a, K, w, K, bias, M, N, K, 1.0f);
     q8_tile(i1, N, qa, KP, qw, KP, M, 40, KP);
     int level = G.level;
@@ -117,7 +118,7 @@ const char *gemm_kernel_name(void)
 #define FL_LOAD 1
 #define FL_SAVE 2
 #define KC 4096 /* fp32 k slice (the model never needs one: measured best unsliced on Zen 3) */
-#define KCQ 4096  /* int16 k slice: 1 KiB per row */
+#define KCQ 4096 /* int8 k slice */
 #define NBMAX 48 /* W rows per task tile */
 
 /* ---- fp32 portable: emulates 8 lanes so that it sums like the AVX2 kernel ---------------- */
@@ -396,14 +397,22 @@ void matmul_forward(jaclip_pool *pool, float *out, const float *inp, const float
     }
 }
 
-/* ==== int8 ================================================================================ */
-#define KQ 32 /* K padding of the int16 rows: one zmm of int16 */
+/* ==== int8 ================================================================================
+ * Weights: symmetric int8 per output channel, w ≈ q·scale, q in [-127, 127], plus the row
+ * sums of q. Activations: asymmetric 7-bit per row, a ≈ sa·(x − z) with x in [0, 127]
+ * (the same step as symmetric 8-bit over the row's range). Products x·q then never
+ * saturate the 16-bit pair sums of AVX2 vpmaddubsw (2·127·127 < 32767), so
+ *   Σ a·w ≈ sa·sw·(Σ x·q − z·Σ q)
+ * is exact integer arithmetic at every dispatch level (AVX2 vpmaddubsw+vpmaddwd, AVX-512
+ * the same on zmm, or vpdpbusd with VNNI, portable C). */
+#define KQ 64 /* K padding of the int8 rows: one zmm */
 
 void gemm_q8_free(gemm_q8 *q)
 {
     if (!q) return;
     jc_free_aligned(q->q);
     free(q->scale);
+    free(q->rowsum);
     memset(q, 0, sizeof *q);
 }
 
@@ -422,54 +431,45 @@ static void q8_quant_task(void *ctx, int task, int thread)
         float amax = 0;
         for (int k = 0; k < q->K; k++) amax = fmaxf(amax, fabsf(r[k]));
         float s = amax > 0 ? amax / 127.0f : 1.0f, inv = 1.0f / s;
-        int16_t *o = q->q + (size_t)n * q->Kp;
-        for (int k = 0; k < q->K; k++) o[k] = (int16_t)lrintf(r[k] * inv);
+        int8_t *o = q->q + (size_t)n * q->Kp;
+        int32_t sum = 0;
+        for (int k = 0; k < q->K; k++) {
+            long v = lrintf(r[k] * inv);
+            v = v > 127 ? 127 : v < -127 ? -127 : v;
+            o[k] = (int8_t)v;
+            sum += (int32_t)v;
+        }
         for (int k = q->K; k < q->Kp; k++) o[k] = 0;
         q->scale[n] = s;
+        q->rowsum[n] = sum;
     }
-}
-
-static bool q8_alloc(gemm_q8 *q, int N, int K)
-{
-    memset(q, 0, sizeof *q);
-    q->N = N, q->K = K, q->Kp = (K + KQ - 1) / KQ * KQ;
-    q->q = jc_malloc_aligned((size_t)N * q->Kp * sizeof(int16_t));
-    q->scale = malloc((size_t)N * sizeof(float));
-    if (!q->q || !q->scale) {
-        gemm_q8_free(q);
-        return false;
-    }
-    return true;
 }
 
 bool gemm_q8_quantize(jaclip_pool *pool, gemm_q8 *q, const float *w, int N, int K)
 {
-    if (!q8_alloc(q, N, K)) return false;
+    memset(q, 0, sizeof *q);
+    q->N = N, q->K = K, q->Kp = (K + KQ - 1) / KQ * KQ;
+    q->q = jc_malloc_aligned((size_t)N * q->Kp);
+    q->scale = malloc((size_t)N * sizeof(float));
+    q->rowsum = malloc((size_t)N * sizeof(int32_t));
+    if (!q->q || !q->scale || !q->rowsum) {
+        gemm_q8_free(q);
+        return false;
+    }
     q8_quant_job j = {q, w};
     jc_pool_run(pool, (N + 63) / 64, q8_quant_task, &j);
     return true;
 }
 
-bool gemm_q8_from_int8(gemm_q8 *q, const int8_t *w8, const float *scale, int N, int K)
-{
-    if (!q8_alloc(q, N, K)) return false;
-    for (int n = 0; n < N; n++) {
-        int16_t *o = q->q + (size_t)n * q->Kp;
-        for (int k = 0; k < K; k++) o[k] = w8[(size_t)n * K + k];
-        for (int k = K; k < q->Kp; k++) o[k] = 0;
-        q->scale[n] = scale[n];
-    }
-    return true;
-}
-
-/* Exact int32 dot products of int16 rows over one k slice (a multiple of 16); io/fl as fp32. */
-static void q8_block_portable(int32_t *c, int ldc, const int16_t *a, int lda, const int16_t *w, int ldw, int mr,
+/* Exact int32 dot products of u8 (a) and s8 (w) rows over one k slice; io/fl as fp32. */
+static void q8_block_portable(int32_t *c, int ldc, const uint8_t *a, int lda, const int8_t *w, int ldw, int mr,
                               int nr, int Kp, int32_t *io, int fl)
 {
     for (int i = 0; i < mr; i++)
         for (int j = 0; j < nr; j++) {
             int32_t s = (fl & FL_LOAD) ? io[i * nr + j] : 0;
-            const int16_t *x = a + (size_t)i * lda, *y = w + (size_t)j * ldw;
+            const uint8_t *x = a + (size_t)i * lda;
+            const int8_t *y = w + (size_t)j * ldw;
             for (int k = 0; k < Kp; k++) s += (int32_t)x[k] * y[k];
             if (fl & FL_SAVE) io[i * nr + j] = s;
             else c[(size_t)i * ldc + j] = s;
@@ -486,23 +486,24 @@ __attribute__((target("avx2"), always_inline)) static inline int32_t hsum8i(__m2
 }
 
 #define Q8_AVX2(MR_, NR_)                                                                                             \
-    __attribute__((target("avx2"))) static void q8_avx2_##MR_##x##NR_(int32_t *c, int ldc, const int16_t *a, int lda, \
-                                                                       const int16_t *w, int ldw, int Kp, int32_t *io, \
+    __attribute__((target("avx2"))) static void q8_avx2_##MR_##x##NR_(int32_t *c, int ldc, const uint8_t *a, int lda, \
+                                                                       const int8_t *w, int ldw, int Kp, int32_t *io,  \
                                                                        int fl)                                        \
     {                                                                                                                 \
+        const __m256i ones = _mm256_set1_epi16(1);                                                                    \
         __m256i acc[MR_][NR_];                                                                                        \
         _Pragma("GCC unroll 4") for (int i = 0; i < MR_; i++) _Pragma("GCC unroll 4") for (int j = 0; j < NR_; j++) \
             acc[i][j] = (fl & FL_LOAD) ? _mm256_loadu_si256((const __m256i *)(io + (i * NR_ + j) * 8))               \
                                        : _mm256_setzero_si256();                                                      \
-        for (int k = 0; k < Kp; k += 16) {                                                                            \
+        for (int k = 0; k < Kp; k += 32) {                                                                            \
             __m256i av[MR_];                                                                                          \
             _Pragma("GCC unroll 4") for (int i = 0; i < MR_; i++) av[i] =                                             \
                 _mm256_load_si256((const __m256i *)(a + (size_t)i * lda + k));                                        \
             _Pragma("GCC unroll 4") for (int j = 0; j < NR_; j++)                                                     \
             {                                                                                                         \
                 __m256i wv = _mm256_load_si256((const __m256i *)(w + (size_t)j * ldw + k));                           \
-                _Pragma("GCC unroll 4") for (int i = 0; i < MR_; i++) acc[i][j] =                                     \
-                    _mm256_add_epi32(acc[i][j], _mm256_madd_epi16(av[i], wv));                                        \
+                _Pragma("GCC unroll 4") for (int i = 0; i < MR_; i++) acc[i][j] = _mm256_add_epi32(                   \
+                    acc[i][j], _mm256_madd_epi16(_mm256_maddubs_epi16(av[i], wv), ones));                             \
             }                                                                                                         \
         }                                                                                                             \
         if (fl & FL_SAVE) {                                                                                           \
@@ -522,25 +523,21 @@ Q8_AVX2(2, 1)
 Q8_AVX2(1, 3)
 Q8_AVX2(1, 2)
 Q8_AVX2(1, 1)
-typedef void (*q8_fn)(int32_t *, int, const int16_t *, int, const int16_t *, int, int, int32_t *, int);
+typedef void (*q8_fn)(int32_t *, int, const uint8_t *, int, const int8_t *, int, int, int32_t *, int);
 static const q8_fn q8_avx2_tab[3][3] = {{q8_avx2_1x1, q8_avx2_1x2, q8_avx2_1x3},
                                        {q8_avx2_2x1, q8_avx2_2x2, q8_avx2_2x3},
                                        {q8_avx2_3x1, q8_avx2_3x2, q8_avx2_3x3}};
 
-__attribute__((target("avx512f,avx512bw"), always_inline)) static inline int32_t hsum16i(__m512i v)
-{
-    return _mm512_reduce_add_epi32(v);
-}
-
 #define Q8_AVX512(MR_, NR_, VNNI_, SUF_, TGT_)                                                                      \
     __attribute__((target(TGT_))) static void q8_avx512##SUF_##_##MR_##x##NR_(                                      \
-        int32_t *c, int ldc, const int16_t *a, int lda, const int16_t *w, int ldw, int Kp, int32_t *io, int fl)     \
+        int32_t *c, int ldc, const uint8_t *a, int lda, const int8_t *w, int ldw, int Kp, int32_t *io, int fl)      \
     {                                                                                                               \
+        const __m512i ones = _mm512_set1_epi16(1);                                                                  \
         __m512i acc[MR_][NR_];                                                                                      \
         _Pragma("GCC unroll 4") for (int i = 0; i < MR_; i++) _Pragma("GCC unroll 4") for (int j = 0; j < NR_; j++) \
             acc[i][j] = (fl & FL_LOAD) ? _mm512_loadu_si512((const void *)(io + (i * NR_ + j) * 16))                \
                                        : _mm512_setzero_si512();                                                    \
-        for (int k = 0; k < Kp; k += 32) {                                                                          \
+        for (int k = 0; k < Kp; k += 64) {                                                                          \
             __m512i av[MR_];                                                                                        \
             _Pragma("GCC unroll 4") for (int i = 0; i < MR_; i++) av[i] =                                           \
                 _mm512_load_si512((const void *)(a + (size_t)i * lda + k));                                         \
@@ -548,8 +545,8 @@ __attribute__((target("avx512f,avx512bw"), always_inline)) static inline int32_t
             {                                                                                                       \
                 __m512i wv = _mm512_load_si512((const void *)(w + (size_t)j * ldw + k));                            \
                 _Pragma("GCC unroll 4") for (int i = 0; i < MR_; i++) acc[i][j] =                                   \
-                    VNNI_ ? _mm512_dpwssd_epi32(acc[i][j], av[i], wv)                                               \
-                          : _mm512_add_epi32(acc[i][j], _mm512_madd_epi16(av[i], wv));                              \
+                    VNNI_ ? _mm512_dpbusd_epi32(acc[i][j], av[i], wv)                                               \
+                          : _mm512_add_epi32(acc[i][j], _mm512_madd_epi16(_mm512_maddubs_epi16(av[i], wv), ones));  \
             }                                                                                                       \
         }                                                                                                           \
         if (fl & FL_SAVE) {                                                                                         \
@@ -558,7 +555,7 @@ __attribute__((target("avx512f,avx512bw"), always_inline)) static inline int32_t
             return;                                                                                                 \
         }                                                                                                           \
         for (int i = 0; i < MR_; i++)                                                                               \
-            for (int j = 0; j < NR_; j++) c[(size_t)i * ldc + j] = hsum16i(acc[i][j]);                              \
+            for (int j = 0; j < NR_; j++) c[(size_t)i * ldc + j] = _mm512_reduce_add_epi32(acc[i][j]);              \
     }
 #define Q8_512_ROW(M_, V_, S_, T_) Q8_AVX512(M_, 1, V_, S_, T_) Q8_AVX512(M_, 2, V_, S_, T_) Q8_AVX512(M_, 3, V_, S_, T_) Q8_AVX512(M_, 4, V_, S_, T_)
 Q8_512_ROW(1, 0, , "avx512f,avx512bw")
@@ -580,7 +577,7 @@ static void q8_shape(int *mr, int *nr)
     else *mr = 3, *nr = 3;
 }
 
-static inline void q8_block(int32_t *c, int ldc, const int16_t *a, int lda, const int16_t *w, int ldw, int mr, int nr,
+static inline void q8_block(int32_t *c, int ldc, const uint8_t *a, int lda, const int8_t *w, int ldw, int mr, int nr,
                             int Kp, int32_t *io, int fl)
 {
 #ifdef JC_X86
@@ -597,7 +594,7 @@ static inline void q8_block(int32_t *c, int ldc, const int16_t *a, int lda, cons
 }
 
 /* int32 tile of at most MB x NBMAX, k slices of KCQ outside (as dot_tile). */
-static void q8_tile(int32_t *c, int ldc, const int16_t *a, int lda, const int16_t *w, int ldw, int M, int N, int Kp)
+static void q8_tile(int32_t *c, int ldc, const uint8_t *a, int lda, const int8_t *w, int ldw, int M, int N, int Kp)
 {
     int MR, NR;
     q8_shape(&MR, &NR);
@@ -622,26 +619,76 @@ typedef struct {
     float *out;
     const float *inp, *bias;
     const gemm_q8 *w;
-    int16_t *aq;   /* (M, Kp) quantized activations */
+    uint8_t *aq;   /* (M, Kp) quantized activations */
     float *ascale; /* (M) */
+    int32_t *azero; /* (M) */
     int M, nb, tiles_n;
 } q8_job;
+
+#ifdef JC_X86
+/* The same as the scalar loops below (cvtps rounds to nearest even like lrintf). */
+__attribute__((target("avx2,fma"))) static int q8_row_minmax_avx2(const float *r, int K, float *mn, float *mx)
+{
+    __m256 lo = _mm256_setzero_ps(), hi = _mm256_setzero_ps();
+    int k = 0;
+    for (; k + 8 <= K; k += 8) {
+        __m256 v = _mm256_loadu_ps(r + k);
+        lo = _mm256_min_ps(lo, v), hi = _mm256_max_ps(hi, v);
+    }
+    float l[8], h[8];
+    _mm256_storeu_ps(l, lo), _mm256_storeu_ps(h, hi);
+    for (int q = 0; q < 8; q++) *mn = fminf(*mn, l[q]), *mx = fmaxf(*mx, h[q]);
+    return k;
+}
+
+__attribute__((target("avx2,fma"))) static int q8_row_quant_avx2(const float *r, int K, float inv, int z, uint8_t *o)
+{
+    __m256 iv = _mm256_set1_ps(inv);
+    __m256i zv = _mm256_set1_epi32(z), lo = _mm256_setzero_si256(), hi = _mm256_set1_epi32(127);
+    int k = 0;
+    for (; k + 8 <= K; k += 8) {
+        __m256i q = _mm256_add_epi32(_mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(r + k), iv)), zv);
+        q = _mm256_min_epi32(_mm256_max_epi32(q, lo), hi);
+        __m128i p16 = _mm_packus_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
+        _mm_storel_epi64((__m128i *)(void *)(o + k), _mm_packus_epi16(p16, p16));
+    }
+    return k;
+}
+#endif
+
+/* Per-row asymmetric 7-bit quantization: x = clamp(round(a/s) + z, 0, 127). */
+void gemm_q8_quantize_row(const float *r, int K, int Kp, uint8_t *o, float *scale, int32_t *zero)
+{
+    float mn = 0, mx = 0; /* the range always holds 0, so z is in [0, 127] */
+    int k0 = 0;
+#ifdef JC_X86
+    bool v = G.level >= LV_AVX2;
+    if (v) k0 = q8_row_minmax_avx2(r, K, &mn, &mx);
+#endif
+    for (int k = k0; k < K; k++) mn = fminf(mn, r[k]), mx = fmaxf(mx, r[k]);
+    float s = mx > mn ? (mx - mn) / 127.0f : 1.0f, inv = 1.0f / s;
+    long z = lrintf(-mn * inv);
+    z = z < 0 ? 0 : z > 127 ? 127 : z;
+    k0 = 0;
+#ifdef JC_X86
+    if (v) k0 = q8_row_quant_avx2(r, K, inv, (int)z, o);
+#endif
+    for (int k = k0; k < K; k++) {
+        long v = lrintf(r[k] * inv) + z;
+        o[k] = (uint8_t)(v < 0 ? 0 : v > 127 ? 127 : v);
+    }
+    for (int k = K; k < Kp; k++) o[k] = 0;
+    *scale = s;
+    *zero = (int32_t)z;
+}
 
 static void q8_act_task(void *ctx, int task, int thread)
 {
     (void)thread;
     const q8_job *j = ctx;
     int K = j->w->K, Kp = j->w->Kp;
-    for (int m = task * 16; m < j->M && m < task * 16 + 16; m++) {
-        const float *r = j->inp + (size_t)m * K;
-        float amax = 0;
-        for (int k = 0; k < K; k++) amax = fmaxf(amax, fabsf(r[k]));
-        float s = amax > 0 ? amax / 127.0f : 1.0f, inv = 1.0f / s;
-        int16_t *o = j->aq + (size_t)m * Kp;
-        for (int k = 0; k < K; k++) o[k] = (int16_t)lrintf(r[k] * inv);
-        for (int k = K; k < Kp; k++) o[k] = 0;
-        j->ascale[m] = s;
-    }
+    for (int m = task * 16; m < j->M && m < task * 16 + 16; m++)
+        gemm_q8_quantize_row(j->inp + (size_t)m * K, K, Kp, j->aq + (size_t)m * Kp, &j->ascale[m], &j->azero[m]);
 }
 
 static void q8_task(void *ctx, int task, int thread)
@@ -657,10 +704,11 @@ static void q8_task(void *ctx, int task, int thread)
     q8_tile(acc, nb, j->aq + (size_t)m0 * Kp, Kp, W->q + (size_t)n0 * Kp, Kp, mb, nb, Kp);
     for (int r = 0; r < mb; r++) {
         float sa = j->ascale[m0 + r];
+        int32_t z = j->azero[m0 + r];
         float *o = j->out + (size_t)(m0 + r) * N + n0;
         const int32_t *ar = acc + (size_t)r * nb;
         for (int q = 0; q < nb; q++) {
-            float v = (float)ar[q] * (sa * W->scale[n0 + q]);
+            float v = (float)(ar[q] - z * W->rowsum[n0 + q]) * (sa * W->scale[n0 + q]);
             o[q] = j->bias ? v + j->bias[n0 + q] : v;
         }
     }
@@ -676,7 +724,8 @@ void matmul_q8_forward(jaclip_pool *pool, float *out, const float *inp, const ge
 {
     if (M <= 0 || w->N <= 0) return;
     gemm_init();
-    size_t need = (size_t)M * w->Kp * sizeof(int16_t) + (size_t)M * sizeof(float) + 64;
+    size_t abytes = ((size_t)M * w->Kp + 63) / 64 * 64;
+    size_t need = abytes + (size_t)M * (sizeof(float) + sizeof(int32_t)) + 64;
     bool locked = pthread_mutex_trylock(&q8_mu) == 0;
     void *buf = NULL;
     if (locked) {
@@ -692,7 +741,7 @@ void matmul_q8_forward(jaclip_pool *pool, float *out, const float *inp, const ge
         buf = jc_malloc_aligned(need);
         own = true;
     }
-    if (!buf) { /* out of memory: fall back to the fp32 product of the dequantized weights, row by row */
+    if (!buf) { /* out of memory: the fp32 product with the dequantized weights, row by row */
         if (locked) pthread_mutex_unlock(&q8_mu);
         float *wr = malloc((size_t)w->K * sizeof(float));
         for (int n = 0; wr && n < w->N; n++) {
@@ -706,13 +755,13 @@ void matmul_q8_forward(jaclip_pool *pool, float *out, const float *inp, const ge
         free(wr);
         return;
     }
-    int nb = pick_nb(w->Kp / 2, w->N); /* int16 rows are half the bytes */
+    int nb = pick_nb(w->Kp / 4, w->N);
     if (M <= MB) {
         int threads = pool ? jaclip_pool_size(pool) : 1;
         while (nb > 12 && (w->N + nb - 1) / nb < 4 * threads) nb -= 12;
     }
-    q8_job j = {out, inp, bias, w, buf, (float *)((char *)buf + (size_t)M * w->Kp * sizeof(int16_t)), M, nb,
-                (w->N + nb - 1) / nb};
+    float *ascale = (float *)(void *)((char *)buf + abytes);
+    q8_job j = {out, inp, bias, w, buf, ascale, (int32_t *)(void *)(ascale + M), M, nb, (w->N + nb - 1) / nb};
     double t0 = kprof_enabled() ? jc_now() : 0;
     jc_pool_run(pool, (M + 15) / 16, q8_act_task, &j);
     jc_pool_run(pool, ((M + MB - 1) / MB) * j.tiles_n, q8_task, &j);

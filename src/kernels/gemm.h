@@ -9,10 +9,11 @@
  * result never depends on what else is in the batch (padding and batching cannot change a
  * feature).
  *
- * The int8 path (gemm_q8_*) quantizes weights per output channel and activations per row
- * (token), both symmetric int8, and multiplies with 16-bit pair products (AVX2 vpmaddwd,
- * AVX-512 vpdpwssd when VNNI exists) accumulated exactly in int32: its result is exact
- * integer arithmetic, hence also independent of batching and of the dispatch level.
+ * The int8 path (gemm_q8_*) quantizes weights per output channel (symmetric int8) and
+ * activations per row (token; asymmetric 7-bit so that AVX2 vpmaddubsw cannot saturate),
+ * multiplies u8·s8 (AVX2 vpmaddubsw+vpmaddwd, AVX-512 VNNI vpdpbusd) and accumulates
+ * exactly in int32: the result is exact integer arithmetic, hence independent of batching
+ * and of the dispatch level.
  */
 #ifndef JACLIP_KERNELS_GEMM_H
 #define JACLIP_KERNELS_GEMM_H
@@ -37,21 +38,26 @@ const char *gemm_kernel_name(void);
 int gemm_level(void);
 
 /* ---- int8 ---------------------------------------------------------------------------------- */
-/* A weight matrix quantized per output channel: q (N, Kp) int16 holding int8 values
- * (Kp = K rounded up to a multiple of 32, zero padded), scale (N): w[n][k] ≈ q[n][k]*scale[n]. */
+/* A weight matrix quantized per output channel (symmetric): q (N, Kp) int8 in [-127, 127]
+ * (Kp = K rounded up to a multiple of 64, zero padded), scale (N): w[n][k] ≈ q[n][k]*scale[n],
+ * rowsum (N) = Σ_k q[n][k]. */
 typedef struct gemm_q8 {
     int N, K, Kp;
-    int16_t *q;
+    int8_t *q;
     float *scale;
+    int32_t *rowsum;
 } gemm_q8;
 
 /* Quantizes w (N,K) into *q (allocates; free with gemm_q8_free). Returns false if out of memory. */
 bool gemm_q8_quantize(jaclip_pool *pool, gemm_q8 *q, const float *w, int N, int K);
-/* Wraps already-quantized int8 data (as stored by `jaclip quantize`): copies into the int16 layout. */
-bool gemm_q8_from_int8(gemm_q8 *q, const int8_t *w8, const float *scale, int N, int K);
 void gemm_q8_free(gemm_q8 *q);
 
-/* out (M,N) = quant(inp) · qwᵀ + bias, activations quantized per row (symmetric int8). */
+/* One activation row, asymmetric 7-bit: o[k] = clamp(round(r[k]/scale) + zero, 0, 127),
+ * zero padded to Kp; the range always includes 0. (Exposed for the tests.) */
+void gemm_q8_quantize_row(const float *r, int K, int Kp, uint8_t *o, float *scale, int32_t *zero);
+
+/* out (M,N) = quant(inp) · qwᵀ + bias, activations quantized per row as above; the integer
+ * part is exact: out = sa·sw·(Σ x·q − z·rowsum) + bias. */
 void matmul_q8_forward(jaclip_pool *pool, float *out, const float *inp, const gemm_q8 *w, const float *bias, int M);
 
 #endif

@@ -130,27 +130,39 @@ static void test_int8(jaclip_pool *pool)
         }
         matmul_q8_forward(pool, c, a, &q, b, M);
         matmul_forward(pool, cf, a, w, b, M, K, N);
-        /* reference: the same symmetric quantization done here, integer dot in int64 */
-        int bad = 0;
+        /* reference: activations through gemm_q8_quantize_row (checked on its own below:
+         * range, zero point, |dequantized - a| <= step/2), weights re-quantized here, then
+         * the integer product in int64 */
+        int bad = 0, Kp = q.Kp;
+        uint8_t *xa = malloc((size_t)Kp);
         for (int i = 0; i < M; i++) {
-            float amax = 0;
-            for (int k = 0; k < K; k++) amax = fmaxf(amax, fabsf(a[i * K + k]));
-            float sa = amax > 0 ? amax / 127.0f : 1.0f;
+            float sa;
+            int32_t z;
+            gemm_q8_quantize_row(a + (size_t)i * K, K, Kp, xa, &sa, &z);
+            if (z < 0 || z > 127) bad++;
+            for (int k = 0; k < Kp; k++) {
+                if (xa[k] > 127) bad++;
+                if (k < K && fabs(sa * ((int)xa[k] - z) - a[i * K + k]) > 0.5001 * sa) bad++;
+                if (k >= K && xa[k] != 0) bad++;
+            }
             for (int j = 0; j < N; j++) {
                 float wmax = 0;
                 for (int k = 0; k < K; k++) wmax = fmaxf(wmax, fabsf(w[j * K + k]));
                 float sw = wmax > 0 ? wmax / 127.0f : 1.0f;
                 CHECK(q.scale[j] == sw, "weight scale of channel %d", j);
-                long long acc = 0;
+                long long acc = 0, rs = 0;
                 for (int k = 0; k < K; k++) {
-                    long qa = lrintf(a[i * K + k] * (1.0f / sa)), qw = lrintf(w[j * K + k] * (1.0f / sw));
-                    if (labs(qa) > 127 || labs(qw) > 127) bad++;
-                    acc += qa * qw;
+                    long qw = lrintf(w[j * K + k] * (1.0f / sw));
+                    if (labs(qw) > 127 || qw != q.q[(size_t)j * Kp + k]) bad++;
+                    acc += (long long)xa[k] * qw;
+                    rs += qw;
                 }
-                float want = (float)acc * (sa * sw) + b[j];
+                if (rs != q.rowsum[j]) bad++;
+                float want = (float)(acc - z * rs) * (sa * sw) + b[j];
                 if (c[i * N + j] != want) bad++;
             }
         }
+        free(xa);
         CHECK(bad == 0, "int8 M=%d K=%d N=%d: %d results differ from the exact integer reference (%s)", M, K, N,
               bad, gemm_kernel_name());
         if (K >= 100) {
