@@ -94,8 +94,18 @@ ls "$SHARED"/images/photos/* > "$WORK/photos.txt"
 "$BIN" embed --model "$MODEL" --tokenizer "$TOK" --images-from "$WORK/photos.txt" --out "$WORK/photos-int8.npy" --quiet --threads "$THREADS" --dtype int8
 TRAINED=${JACLIP_TRAINED_MODEL:-}
 if [ -n "$TRAINED" ]; then
+  say "int8 accuracy on the trained model $TRAINED: photos, and zero-shot top-1 on 500 CIFAR-10 test images"
   "$BIN" embed --model "$TRAINED" --images-from "$WORK/photos.txt" --out "$WORK/trained-fp32.npy" --quiet --threads "$THREADS"
   "$BIN" embed --model "$TRAINED" --images-from "$WORK/photos.txt" --out "$WORK/trained-int8.npy" --quiet --threads "$THREADS" --dtype int8
+  C="$SHARED/datasets/cifar10"
+  mkdir -p "$WORK/cifar"
+  tar xf "$C/test/0.tar" -C "$WORK/cifar" --wildcards 'test00[0-4]??.jpg'
+  ls "$WORK"/cifar/*.jpg > "$WORK/cifar.txt"
+  sed 's/{c}/{}/g' "$C/zeroshot_classification_templates.txt" > "$WORK/templates.txt"
+  for d in fp32 int8; do
+    "$BIN" classify --model "$TRAINED" --images-from "$WORK/cifar.txt" --labels-from "$C/classnames.txt" \
+      --templates "$WORK/templates.txt" --top 1 --json --threads "$THREADS" --dtype $d > "$WORK/cifar-$d.jsonl"
+  done
 fi
 say "load after the runs: $(cut -d' ' -f1-3 /proc/loadavg)"
 
@@ -156,6 +166,16 @@ bar("int8 vs fp32 mean cosine, photos, random full-size (min %.4f)" % mn, m, 0.9
 if trained:
     m, mn = cos(work + "/trained-fp32.npy", work + "/trained-int8.npy")
     bar("int8 vs fp32 mean cosine, photos, trained model (min %.4f)" % mn, m, 0.995, le=False)
+    def first_label(o):
+        for k in ("top", "labels", "predictions", "scores"):
+            if k in o and o[k]:
+                v = o[k][0]
+                return v.get("label") if isinstance(v, dict) else v
+        return None
+    f = [first_label(json.loads(l)) for l in open(work + "/cifar-fp32.jsonl")]
+    q = [first_label(json.loads(l)) for l in open(work + "/cifar-int8.jsonl")]
+    same = sum(a == b and a is not None for a, b in zip(f, q)) / max(1, len(f))
+    bar("trained model: same zero-shot top-1, fp32 vs int8 (%d CIFAR-10 images)" % len(f), same, 0.99, le=False)
 else:
     print("  (no trained model given: JACLIP_TRAINED_MODEL unset)")
 peaks = [(r["data"]["peak_gflops_1"], r["data"]["peak_gflops"]) for r in rows if r["sys"] == "jaclip"]
