@@ -36,6 +36,7 @@ static void usage(FILE *f)
             "  --tokenizer FILE       the SentencePiece model, when DIR has no spiece.model\n"
             "  --threads N            worker threads (default: all CPUs)\n"
             "  --dtype fp32|int8      int8: quantize the transformer blocks at load (faster, cosine ~0.999)\n"
+            "  --allow-unknown-config warn about unknown config.json keys instead of refusing the model\n"
             "\n"
             "example:\n"
             "  jaclip classify --model clip-japanese-base-v2 dog.jpg --labels 犬,猫,象\n"
@@ -93,6 +94,7 @@ static int run_classify(int argc, char **argv)
     cli_strs images = {0}, labels = {0}, templates = {0};
     const char *dtype = "fp32";
     long top = 5, threads = 0;
+    bool allow_unknown = false;
     bool json = false;
     int rc = 1;
     jaclip_model *m = NULL;
@@ -127,6 +129,8 @@ static int run_classify(int argc, char **argv)
             if (!(v = cli_value(CMD, argc, argv, &i)) || !cli_parse_int(CMD, a, v, 1, 1 << 20, &top)) goto done;
         } else if (strcmp(a, "--dtype") == 0) {
             if (!(dtype = cli_value(CMD, argc, argv, &i))) goto done;
+        } else if (strcmp(a, "--allow-unknown-config") == 0) {
+            allow_unknown = true;
         } else if (strcmp(a, "--threads") == 0) {
             if (!(v = cli_value(CMD, argc, argv, &i)) || !cli_parse_int(CMD, a, v, 1, 1024, &threads)) goto done;
         } else if (strcmp(a, "--json") == 0) {
@@ -162,6 +166,7 @@ static int run_classify(int argc, char **argv)
     jaclip_model_params mp = jaclip_model_default_params();
     mp.tokenizer_path = tokenizer;
     mp.n_threads = (int)threads;
+    mp.allow_unknown_config = allow_unknown;
     if (jaclip_model_load(model_dir, &mp, &m, &err) || jaclip_model_set_dtype(m, dtype, &err)) {
         cli_fail(CMD, &err);
         goto done;
@@ -180,10 +185,18 @@ static int run_classify(int argc, char **argv)
             texts[l * NT + t] = templates.n ? fill_template(templates.v[t], labels.v[l]) : strdup(labels.v[l]);
             if (!texts[l * NT + t]) goto oom;
         }
-    if (jaclip_embed_texts(m, (const char *const *)texts, n_texts, tfeat, &err)) {
-        cli_fail(CMD, &err);
-        goto done;
+    jc_progress prog; /* thousands of labels x templates take minutes: show progress */
+    jc_progress_start(&prog, "label texts", "texts", n_texts, false);
+    for (int i = 0; i < n_texts; i += 64) {
+        int b = n_texts - i < 64 ? n_texts - i : 64;
+        if (jaclip_embed_texts(m, (const char *const *)texts + i, b, tfeat + (size_t)i * D, &err)) {
+            jc_progress_finish(&prog);
+            cli_fail(CMD, &err);
+            goto done;
+        }
+        jc_progress_add(&prog, b);
     }
+    jc_progress_finish(&prog);
     jaclip_l2_normalize(tfeat, n_texts, D);
     for (int l = 0; l < NL; l++) {
         for (int t = 0; t < NT; t++)

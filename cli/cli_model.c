@@ -69,7 +69,13 @@ jaclip_status cli_load_images(const jaclip_model *m, char *const *paths, int n, 
     const jaclip_image_params *ip = jaclip_model_image_params(m);
     int S = ip->image_size;
     uint8_t *rgb = malloc((size_t)S * S * 3);
-    if (!rgb) return JACLIP_ERR_NOMEM;
+    if (!rgb) {
+        if (err) {
+            err->code = JACLIP_ERR_NOMEM;
+            snprintf(err->msg, sizeof err->msg, "out of memory");
+        }
+        return JACLIP_ERR_NOMEM;
+    }
     jaclip_status rc = JACLIP_OK;
     for (int i = 0; i < n && !rc; i++) {
         rc = jaclip_image_letterbox_file(paths[i], ip, rgb, err);

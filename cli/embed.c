@@ -39,6 +39,7 @@ static void usage(FILE *f)
             "  --batch N              inputs per forward pass (default 8 images / 64 texts)\n"
             "  --threads N            worker threads (default: all CPUs)\n"
             "  --dtype fp32|int8      int8: quantize the transformer blocks at load (faster, cosine ~0.999)\n"
+            "  --allow-unknown-config warn about unknown config.json keys instead of refusing the model\n"
             "  --quiet                no progress line on stderr\n"
             "preprocessed inputs (for checking the engine against a reference):\n"
             "  --pixels X.npy         float32 (n, 3, S, S) normalised pixels instead of image files\n"
@@ -64,7 +65,7 @@ static int run_embed(int argc, char **argv)
     const char *model_dir = NULL, *out_path = NULL, *tokenizer = NULL, *pixels_path = NULL, *ids_path = NULL;
     jc_npy pre = {0};
     int32_t *lengths = NULL;
-    bool normalize = false, quiet = false;
+    bool normalize = false, quiet = false, allow_unknown = false;
     const char *dtype = "fp32";
     long batch = 0, threads = 0;
     cli_strs images = {0}, texts = {0};
@@ -113,6 +114,8 @@ static int run_embed(int argc, char **argv)
             if (!(v = cli_value(CMD, argc, argv, &i)) || !cli_parse_int(CMD, a, v, 1, 4096, &batch)) goto done;
         } else if (strcmp(a, "--dtype") == 0) {
             if (!(dtype = cli_value(CMD, argc, argv, &i))) goto done;
+        } else if (strcmp(a, "--allow-unknown-config") == 0) {
+            allow_unknown = true;
         } else if (strcmp(a, "--threads") == 0) {
             if (!(v = cli_value(CMD, argc, argv, &i)) || !cli_parse_int(CMD, a, v, 1, 1024, &threads)) goto done;
         } else {
@@ -133,6 +136,7 @@ static int run_embed(int argc, char **argv)
     jaclip_model_params mp = jaclip_model_default_params();
     mp.tokenizer_path = tokenizer;
     mp.n_threads = (int)threads;
+    mp.allow_unknown_config = allow_unknown;
     if (jaclip_model_load(model_dir, &mp, &m, &err) || jaclip_model_set_dtype(m, dtype, &err)) {
         cli_fail(CMD, &err);
         goto done;
@@ -159,7 +163,10 @@ static int run_embed(int argc, char **argv)
     if (ids_path) {
         int L = (int)pre.shape[1];
         lengths = malloc((size_t)n * sizeof *lengths);
-        if (!lengths) goto done;
+        if (!lengths) {
+            cli_failf(CMD, "out of memory");
+            goto done;
+        }
         for (int r = 0; r < n; r++) {
             const int32_t *row = (const int32_t *)pre.data + (size_t)r * L;
             int len = L;
@@ -170,8 +177,8 @@ static int run_embed(int argc, char **argv)
     int B = batch ? (int)batch : (is_img ? 8 : 64);
     if (B > n) B = n;
     feat = malloc((size_t)B * D * sizeof *feat);
-    if (is_img) chw = malloc((size_t)B * 3 * S * S * sizeof *chw);
-    if (!feat || (is_img && !chw)) {
+    if (images.n > 0) chw = malloc((size_t)B * 3 * S * S * sizeof *chw);
+    if (!feat || (images.n > 0 && !chw)) {
         cli_failf(CMD, "out of memory");
         goto done;
     }

@@ -20,6 +20,7 @@ static const char *const kUsage =
     "  --tokenizer FILE    a SentencePiece .model file\n"
     "  --texts-from FILE   one text per line ('\\n'-separated; '-' reads stdin); lines may hold any bytes\n"
     "  --max-len N         at most N ids per text including [CLS] (default 77, as the model)\n"
+    "  --                  ends the options (for texts that start with '--')\n"
     "\n"
     "example:\n"
     "  jaclip tokenize --tokenizer spiece.model 犬の写真 \"a photo of a dog\"\n"
@@ -92,8 +93,10 @@ static int run_tokenize(int argc, char **argv)
     }
     int rc = 0;
     if (texts_from) {
-        FILE *f = strcmp(texts_from, "-") == 0 ? stdin : fopen(texts_from, "rb");
-        if (!f) {
+        FILE *f = strcmp(texts_from, "-") == 0 ? stdin : jc_is_dir(texts_from) ? NULL : fopen(texts_from, "rb");
+        if (!f && jc_is_dir(texts_from)) {
+            rc = cli_failf("tokenize", "%s: is a directory, expected a text file", texts_from);
+        } else if (!f) {
             rc = cli_failf("tokenize", "%s: cannot open: %s", texts_from, strerror(errno));
         } else {
             char *line = NULL;

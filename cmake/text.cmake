@@ -1,13 +1,21 @@
 # text.cmake — extra targets of the tokenizer area (src/text):
-#  - libFuzzer targets (tests/fuzz/fuzz_*.c), only when building with clang and -DJACLIP_FUZZ=ON:
-#      CC=clang CXX=clang++ cmake -S . -B build-fuzz -DJACLIP_FUZZ=ON && cmake --build build-fuzz
+#  - libFuzzer targets (tests/fuzz/fuzz_*.c), built only with clang (on by default there):
+#      CC=clang CXX=clang++ cmake -S . -B build-fuzz && cmake --build build-fuzz
+#      cd tests/fuzz && ../../build-fuzz/fuzz_tokenizer_load -max_len=300000 CORPUS seeds/model corpus/model
+#      JACLIP_SHARED=/path/to/shared build-fuzz/fuzz_tokenize -max_len=4096 CORPUS
 #    They compile the text and base layers themselves with -fsanitize=fuzzer,address,undefined.
+#    A crasher goes into tests/fuzz/regress/, which tests/text/test_fuzz_replay.c replays.
 #  - bench_tokenizer (bench/bench_tokenizer.cpp): jaclip vs the C++ sentencepiece library on the
 #    same sentences, built only when libsentencepiece-dev is installed (pkg-config sentencepiece).
-option(JACLIP_FUZZ "Build the libFuzzer targets (needs clang)" OFF)
+if(CMAKE_C_COMPILER_ID MATCHES "Clang")
+  set(JACLIP_FUZZ_DEFAULT ON)
+else()
+  set(JACLIP_FUZZ_DEFAULT OFF)
+endif()
+option(JACLIP_FUZZ "Build the libFuzzer targets (needs clang)" ${JACLIP_FUZZ_DEFAULT})
 if(JACLIP_FUZZ)
   if(NOT CMAKE_C_COMPILER_ID MATCHES "Clang")
-    message(FATAL_ERROR "JACLIP_FUZZ needs clang: CC=clang CXX=clang++ cmake -DJACLIP_FUZZ=ON ...")
+    message(FATAL_ERROR "JACLIP_FUZZ needs clang: CC=clang CXX=clang++ cmake ...")
   endif()
   file(GLOB JACLIP_FUZZ_LIB_SRC ${CMAKE_SOURCE_DIR}/src/text/*.c ${CMAKE_SOURCE_DIR}/src/base/*.c)
   foreach(name fuzz_tokenizer_load fuzz_tokenize)

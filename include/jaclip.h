@@ -82,6 +82,9 @@ typedef struct jaclip_tokenizer jaclip_tokenizer;
 #define JACLIP_TOKEN_CLS 4
 #define JACLIP_TOKEN_PAD 3
 
+/* Loads a SentencePiece .model file (unigram; e.g. DIR/spiece.model). A corrupt or truncated file
+ * is JACLIP_ERR_FORMAT with the path and byte offset in the message. A loaded tokenizer is
+ * read-only: any number of threads may tokenize with it at once. */
 jaclip_status jaclip_tokenizer_load(const char *spm_path, jaclip_tokenizer **out, jaclip_err *err);
 void jaclip_tokenizer_free(jaclip_tokenizer *tok);
 
@@ -90,7 +93,8 @@ void jaclip_tokenizer_free(jaclip_tokenizer *tok);
 jaclip_status jaclip_tokenize(const jaclip_tokenizer *tok, const char *text, size_t len,
                               int32_t *ids, int max_ids, int *n_ids, jaclip_err *err);
 
-/* A padded batch: n rows of len ids (len = longest row), row-major. */
+/* A padded batch: n rows of len ids (len = longest row), row-major. texts are NUL-terminated;
+ * max_len <= 0 means JACLIP_MAX_TEXT_LEN (77). Free with jaclip_token_batch_free. */
 typedef struct jaclip_token_batch {
     int n, len;
     int32_t *ids;       /* n*len, padded with JACLIP_TOKEN_PAD */
@@ -145,6 +149,7 @@ typedef struct jaclip_model_params {
     const char *tokenizer_path; /* NULL: DIR/spiece.model */
     int n_threads;              /* <= 0: all CPUs */
     jaclip_pool *pool;          /* optional shared pool (not owned); overrides n_threads */
+    int allow_unknown_config;   /* 1: unknown config.json keys are warnings, not errors */
 } jaclip_model_params;
 
 jaclip_model_params jaclip_model_default_params(void);
@@ -160,7 +165,14 @@ float jaclip_model_temperature(const jaclip_model *m); /* tau: logits = cos / ta
 const jaclip_image_params *jaclip_model_image_params(const jaclip_model *m);
 const jaclip_tokenizer *jaclip_model_tokenizer(const jaclip_model *m); /* NULL if none loaded */
 
-/* Raw neck outputs (not normalised), out is n*dim floats. */
+/* Raw neck outputs (not normalised), out is n*dim floats.
+ * embed_pixels: chw holds n normalised images of 3*S*S floats (S = image_params->image_size),
+ *   e.g. from jaclip_image_letterbox_* + jaclip_image_normalize.
+ * embed_tokens: each row's real tokens are b->lengths[i] if set, else the leading run of
+ *   mask 1s, else the whole row; position ids, if given, must be 0..len-1. Rows run unpadded,
+ *   so padding and batch composition never change a feature (bit for bit).
+ * embed_texts: tokenizes with the model's tokenizer (at most 77 ids) and embeds.
+ * The result is checked: NaN/Inf gives JACLIP_ERR_NUMERIC. */
 jaclip_status jaclip_embed_pixels(jaclip_model *m, const float *chw, int n, float *out, jaclip_err *err);
 jaclip_status jaclip_embed_tokens(jaclip_model *m, const jaclip_token_batch *b, float *out, jaclip_err *err);
 jaclip_status jaclip_embed_texts(jaclip_model *m, const char *const *texts, int n, float *out, jaclip_err *err);

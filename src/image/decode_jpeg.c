@@ -43,6 +43,20 @@ static void on_message(j_common_ptr cinfo, int level)
     }
 }
 
+/* A progressive JPEG can announce thousands of tiny scans and make decoding take minutes
+ * (a known decompression bomb); real files have about ten. Refused past this many. */
+#define JC_JPEG_MAX_SCANS 1000
+
+static void on_progress(j_common_ptr cinfo)
+{
+    j_decompress_ptr d = (j_decompress_ptr)cinfo;
+    if (cinfo->is_decompressor && d->input_scan_number > JC_JPEG_MAX_SCANS) {
+        jpeg_guard *g = (jpeg_guard *)cinfo->err;
+        snprintf(g->msg, sizeof g->msg, "more than %d progressive scans (decompression bomb?)", JC_JPEG_MAX_SCANS);
+        longjmp(g->jb, 1);
+    }
+}
+
 jaclip_status jc_decode_jpeg(const uint8_t *data, size_t size, const char *name, uint64_t max_pixels,
                              int want_exif, jc_image *img, jaclip_err *err)
 {
@@ -69,6 +83,8 @@ jaclip_status jc_decode_jpeg(const uint8_t *data, size_t size, const char *name,
         return jc_err(err, JACLIP_ERR_FORMAT, "%s: cannot decode JPEG: %s", name, g.msg);
     }
     jpeg_create_decompress(&cinfo);
+    struct jpeg_progress_mgr progress = {.progress_monitor = on_progress};
+    cinfo.progress = &progress;
     if (size > (unsigned long)-1) size = (unsigned long)-1;
     jpeg_mem_src(&cinfo, data, (unsigned long)size);
     if (want_exif) jpeg_save_markers(&cinfo, JPEG_APP0 + 1, 0xFFFF);

@@ -20,6 +20,7 @@
 typedef struct png_src {
     const uint8_t *data;
     size_t size, pos;
+    int eof_at_chunk_boundary; /* a read was attempted exactly at the end of the data */
     char msg[256];
 } png_src;
 
@@ -27,6 +28,7 @@ static void png_read_mem(png_structp png, png_bytep out, png_size_t n)
 {
     png_src *s = png_get_io_ptr(png);
     if (n > s->size - s->pos) {
+        s->eof_at_chunk_boundary = s->pos == s->size;
         snprintf(s->msg, sizeof s->msg,
                  "file is truncated or a chunk length is corrupt (a read of %zu bytes at offset %zu "
                  "passes the end of the %zu-byte file)",
@@ -82,6 +84,57 @@ static const char *png_bad_chunk(const uint8_t *d, size_t n, char *buf, size_t b
     return NULL;
 }
 
+/* True when the data is a whole number of complete chunks (no chunk cut short). */
+static int png_ends_on_chunk_boundary(const uint8_t *d, size_t n)
+{
+    size_t pos = 8;
+    while (pos + 12 <= n) {
+        uint32_t len = (uint32_t)d[pos] << 24 | (uint32_t)d[pos + 1] << 16 | (uint32_t)d[pos + 2] << 8 | d[pos + 3];
+        if (len > n - pos - 12) return 0;
+        pos += (size_t)len + 12;
+    }
+    return pos == n;
+}
+
+/* After the rows are in: palette, EXIF, widening of 16-bit gray to int32; fills img. */
+static void png_finish(png_structp png, png_infop info, jc_image *img, uint8_t *pix, int want_exif)
+{
+    png_uint_32 w = (png_uint_32)img->w, h = (png_uint_32)img->h;
+    if (img->mode == JC_MODE_P) {
+        png_colorp pal = NULL;
+        int npal = 0;
+        for (int i = 0; i < 256; i++) img->palette[i * 3] = img->palette[i * 3 + 1] = img->palette[i * 3 + 2] = (uint8_t)i;
+        if (png_get_PLTE(png, info, &pal, &npal) && pal) {
+            for (int i = 0; i < npal && i < 256; i++) {
+                img->palette[i * 3 + 0] = pal[i].red;
+                img->palette[i * 3 + 1] = pal[i].green;
+                img->palette[i * 3 + 2] = pal[i].blue;
+            }
+            img->palette_len = npal;
+        }
+    }
+    if (want_exif) {
+#ifdef PNG_eXIf_SUPPORTED
+        png_uint_32 n = 0;
+        png_bytep exif = NULL;
+        if (png_get_eXIf_1(png, info, &n, &exif) && exif) img->orientation = jc_exif_orientation(exif, n);
+#endif
+    }
+    if (img->mode == JC_MODE_I) {
+        for (png_uint_32 y = 0; y < h; y++) {
+            uint8_t *row = pix + (size_t)y * w * 4;
+            const uint8_t *be = row + (size_t)w * 2;
+            int32_t v;
+            /* left to right is safe: int32 x is written at 4x, source read at 2w+2x >= 4x */
+            for (png_uint_32 x = 0; x < w; x++) {
+                v = (int32_t)be[2 * x] << 8 | be[2 * x + 1];
+                memcpy(row + 4 * x, &v, 4);
+            }
+        }
+    }
+    img->pix = pix;
+}
+
 jaclip_status jc_decode_png(const uint8_t *data, size_t size, const char *name, uint64_t max_pixels,
                             int want_exif, jc_image *img, jaclip_err *err)
 {
@@ -96,18 +149,28 @@ jaclip_status jc_decode_png(const uint8_t *data, size_t size, const char *name, 
     char why[128];
     if (png_bad_chunk(data, size, why, sizeof why))
         return jc_err(err, JACLIP_ERR_FORMAT, "%s: cannot decode PNG: %s", name, why);
-    png_src src = {data, size, 0, {0}};
+    png_src src = {data, size, 0, 0, {0}};
     png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &src, png_on_error, png_on_warning);
     if (!png) return jc_err(err, JACLIP_ERR_NOMEM, "%s: cannot create a PNG reader", name);
     png_infop info = png_create_info_struct(png);
     uint8_t *volatile pix = NULL;
     png_bytep *volatile rows = NULL;
     jaclip_status volatile st = JACLIP_OK;
+    volatile int rows_done = 0;
     if (!info) {
         png_destroy_read_struct(&png, NULL, NULL);
         return jc_err(err, JACLIP_ERR_NOMEM, "%s: cannot create a PNG reader", name);
     }
     if (setjmp(png_jmpbuf(png))) {
+        if (rows_done && src.eof_at_chunk_boundary && st == JACLIP_OK && png_ends_on_chunk_boundary(data, size)) {
+            /* Every row is in and the file simply ends after a complete chunk where IEND
+             * should follow: Pillow accepts such files, so do we. A chunk cut short (as in
+             * Pillow's truncated_end_chunk.png) is still an error, as in Pillow. */
+            png_finish(png, info, img, pix, want_exif);
+            png_destroy_read_struct(&png, &info, NULL);
+            free(rows);
+            return JACLIP_OK;
+        }
         png_destroy_read_struct(&png, &info, NULL);
         free(pix);
         free(rows);
@@ -163,48 +226,15 @@ jaclip_status jc_decode_png(const uint8_t *data, size_t size, const char *name, 
     /* 16-bit gray rows are read into the second half of each int32 row, then widened. */
     for (png_uint_32 y = 0; y < h; y++)
         rows[y] = pix + (size_t)y * w * bpp + (mode == JC_MODE_I ? (size_t)w * 2 : 0);
-    png_read_image(png, rows);
-    png_read_end(png, info);
-
-    if (mode == JC_MODE_P) {
-        png_colorp pal = NULL;
-        int npal = 0;
-        for (int i = 0; i < 256; i++) img->palette[i * 3] = img->palette[i * 3 + 1] = img->palette[i * 3 + 2] = (uint8_t)i;
-        if (png_get_PLTE(png, info, &pal, &npal) && pal) {
-            for (int i = 0; i < npal && i < 256; i++) {
-                img->palette[i * 3 + 0] = pal[i].red;
-                img->palette[i * 3 + 1] = pal[i].green;
-                img->palette[i * 3 + 2] = pal[i].blue;
-            }
-            img->palette_len = npal;
-        }
-    }
-    if (want_exif) {
-#ifdef PNG_eXIf_SUPPORTED
-        png_uint_32 n = 0;
-        png_bytep exif = NULL;
-        if (png_get_eXIf_1(png, info, &n, &exif) && exif) img->orientation = jc_exif_orientation(exif, n);
-#endif
-    }
-    png_destroy_read_struct(&png, &info, NULL);
-    free(rows);
-
-    if (mode == JC_MODE_I) {
-        for (png_uint_32 y = 0; y < h; y++) {
-            uint8_t *row = pix + (size_t)y * w * 4;
-            const uint8_t *be = row + (size_t)w * 2;
-            int32_t v;
-            /* left to right is safe: int32 x is written at 4x, source read at 2w+2x >= 4x */
-            for (png_uint_32 x = 0; x < w; x++) {
-                v = (int32_t)be[2 * x] << 8 | be[2 * x + 1];
-                memcpy(row + 4 * x, &v, 4);
-            }
-        }
-    }
     img->mode = mode;
     img->w = (int)w;
     img->h = (int)h;
     img->bpp = bpp;
-    img->pix = pix;
+    png_read_image(png, rows);
+    rows_done = 1;
+    png_read_end(png, info);
+    png_finish(png, info, img, pix, want_exif);
+    png_destroy_read_struct(&png, &info, NULL);
+    free(rows);
     return JACLIP_OK;
 }

@@ -75,6 +75,9 @@ jaclip_status jc_image_apply_orientation(jc_image *img, const char *name, jaclip
  * needs, then the vertical pass. src is (h, w, ch), dst is (oh, ow, ch). */
 jaclip_status jc_resample_bicubic_u8(const uint8_t *src, int w, int h, int ch, uint8_t *dst, int ow,
                                      int oh, jaclip_err *err);
+/* Chooses the AVX2 passes (1, the default where the CPU has AVX2 and JACLIP_NO_SIMD is unset)
+ * or the portable ones (0); both give identical bytes. For tests and benchmarks. */
+void jc_resample_set_simd(int on);
 /* Same for Pillow mode I (int32, double weights, ROUND_UP), as ImagingResample*_32bpc. */
 jaclip_status jc_resample_bicubic_i32(const int32_t *src, int w, int h, int32_t *dst, int ow, int oh,
                                       jaclip_err *err);

@@ -24,16 +24,24 @@ static bool in_list(const char *s, const char *const *list)
 }
 
 /* Every key of obj must be in known (or ignored); names the first that is not. */
-static jaclip_status check_keys(const cJSON *obj, const char *where, const char *file, const char *const *known,
-                                const char *const *ignored, jaclip_err *err)
+static jaclip_status check_keys_(const cJSON *obj, const char *where, const char *file, const char *const *known,
+                                 const char *const *ignored, bool lenient, jaclip_err *err)
 {
     for (const cJSON *e = obj->child; e; e = e->next) {
         if (in_list(e->string, known)) continue;
         if (ignored && in_list(e->string, ignored)) continue;
-        return jc_err(err, JACLIP_ERR_UNSUPPORTED, "%s: unknown key \"%s\" in %s", file, e->string, where);
+        if (lenient) {
+            jc_warn("%s: ignoring unknown key \"%s\" in %s", file, e->string, where);
+            continue;
+        }
+        return jc_err(err, JACLIP_ERR_UNSUPPORTED,
+                      "%s: unknown key \"%s\" in %s (it may change the architecture; "
+                      "--allow-unknown-config ignores it)", file, e->string, where);
     }
     return JACLIP_OK;
 }
+#define check_keys(obj, where, file, known, ignored, err) \
+    check_keys_(obj, where, file, known, ignored, cfg->allow_unknown_keys, err)
 
 static jaclip_status get_int(const cJSON *obj, const char *key, const char *where, const char *file, int lo,
                              int hi, int *out, jaclip_err *err)
@@ -88,8 +96,8 @@ static const char *const TRAIN_ONLY_KWARGS[] = {"drop_rate", "drop_path_rate", "
                                                 "initializer_range", "pad_token_id", "bos_token_id",
                                                 "eos_token_id", "num_classes", "global_pool", NULL};
 
-static jaclip_status parse_neck(const cJSON *enc, const char *where, const char *file, int *in, int *out,
-                                jaclip_err *err)
+static jaclip_status parse_neck(const cJSON *enc, const char *where, const char *file, const jc_clyp_config *cfg,
+                                int *in, int *out, jaclip_err *err)
 {
     jaclip_status rc = JACLIP_OK;
     const cJSON *neck = get_obj(enc, "neck_config", true, where, file, &rc, err);
@@ -176,7 +184,7 @@ static jaclip_status parse_vision(const cJSON *enc, const char *file, jc_clyp_co
         if (rp && !cJSON_IsFalse(rp))
             return jc_err(err, JACLIP_ERR_UNSUPPORTED, "%s: return_patch_features is not supported", file);
     }
-    TRY(parse_neck(enc, W, file, &cfg->vision_neck_in, &cfg->vision_neck_out, err));
+    TRY(parse_neck(enc, W, file, cfg, &cfg->vision_neck_in, &cfg->vision_neck_out, err));
     return JACLIP_OK;
 }
 
@@ -235,14 +243,16 @@ static jaclip_status parse_text(const cJSON *enc, const char *file, jc_clyp_conf
         if (it && (!cJSON_IsString(it) || strcmp(it->valuestring, "huggingface") != 0))
             return jc_err(err, JACLIP_ERR_UNSUPPORTED, "%s: text pooler input_type must be \"huggingface\"", file);
     }
-    TRY(parse_neck(enc, W, file, &cfg->text_neck_in, &cfg->text_neck_out, err));
+    TRY(parse_neck(enc, W, file, cfg, &cfg->text_neck_in, &cfg->text_neck_out, err));
     return JACLIP_OK;
 }
 
 jaclip_status jc_config_parse(const char *config_json, const char *config_name, const char *pp_json,
                               const char *pp_name, jc_clyp_config *cfg, jaclip_err *err)
 {
+    bool lenient = cfg->allow_unknown_keys;
     memset(cfg, 0, sizeof *cfg);
+    cfg->allow_unknown_keys = lenient;
     cJSON *root = cJSON_Parse(config_json);
     if (!root || !cJSON_IsObject(root)) {
         cJSON_Delete(root);
@@ -253,7 +263,13 @@ jaclip_status jc_config_parse(const char *config_json, const char *config_name, 
     static const char *const TOP_IGNORED[] = {
         "architectures", "auto_map", "model_type", "torch_dtype", "transformers_version", "learn_temperature",
         "temperature_init", "temperature_min", "temperature_max", "_name_or_path", "_commit_hash",
-        "initializer_range", "dtype", NULL};
+        "initializer_range", "initializer_factor", "dtype",
+        /* attributes every transformers PretrainedConfig may serialise; none changes inference */
+        "return_dict", "output_hidden_states", "output_attentions", "torchscript", "use_bfloat16",
+        "tf_legacy_loss", "pruned_heads", "tie_word_embeddings", "chunk_size_feed_forward", "is_encoder_decoder",
+        "is_decoder", "cross_attention_hidden_size", "add_cross_attention", "tie_encoder_decoder", "finetuning_task",
+        "id2label", "label2id", "tokenizer_class", "prefix", "bos_token_id", "pad_token_id", "eos_token_id",
+        "sep_token_id", "decoder_start_token_id", "task_specific_params", "problem_type", "use_cache", NULL};
     jaclip_status rc = check_keys(root, "config.json (top level)", config_name, TOP, TOP_IGNORED, err);
     const cJSON *mt = cJSON_GetObjectItemCaseSensitive(root, "model_type");
     if (!rc && mt && (!cJSON_IsString(mt) || strcmp(mt->valuestring, "clyp") != 0))

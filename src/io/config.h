@@ -32,12 +32,13 @@ typedef struct jc_clyp_config {
     int vision_neck_in, vision_neck_out, text_neck_in, text_neck_out;
     int image_size;               /* preprocessor_config.json */
     char normalization_type[32];  /* "imagenet", "openai_clip", "imagenet_inception" */
+    bool allow_unknown_keys;      /* set by the caller before parsing: warn instead of failing */
 } jc_clyp_config;
 
-/* Reads DIR/config.json and DIR/preprocessor_config.json. */
+/* Reads DIR/config.json and DIR/preprocessor_config.json. cfg->allow_unknown_keys is an input. */
 jaclip_status jc_config_load(const char *dir, jc_clyp_config *cfg, jaclip_err *err);
 
-/* Parses the two JSON texts (names used in messages). */
+/* Parses the two JSON texts (names used in messages); cfg->allow_unknown_keys is an input. */
 jaclip_status jc_config_parse(const char *config_json, const char *config_name, const char *pp_json,
                               const char *pp_name, jc_clyp_config *cfg, jaclip_err *err);
 

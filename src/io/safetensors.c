@@ -62,16 +62,26 @@ static bool get_u64(const cJSON *j, uint64_t *out)
 
 jaclip_status jc_st_open(const char *path, jc_safetensors *st, jaclip_err *err)
 {
-    memset(st, 0, sizeof *st);
-    jaclip_status rc = jc_map_file(path, &st->map, err);
-    if (rc) return rc;
-    st->path = jc_strdup(path);
-    if (!st->path) {
-        jc_st_close(st);
-        return jc_err(err, JACLIP_ERR_NOMEM, "%s: out of memory", path);
+    jc_map map;
+    jaclip_status rc = jc_map_file(path, &map, err);
+    if (rc) {
+        memset(st, 0, sizeof *st);
+        return rc;
     }
-    const uint8_t *d = st->map.data;
-    size_t fsize = st->map.size;
+    rc = jc_st_parse(path, map.data, map.size, st, err);
+    if (rc) {
+        jc_unmap(&map);
+        return rc;
+    }
+    st->map = map; /* owned from now on, released by jc_st_close */
+    return JACLIP_OK;
+}
+
+jaclip_status jc_st_parse(const char *path, const uint8_t *d, size_t fsize, jc_safetensors *st, jaclip_err *err)
+{
+    memset(st, 0, sizeof *st);
+    st->path = jc_strdup(path);
+    if (!st->path) return jc_err(err, JACLIP_ERR_NOMEM, "%s: out of memory", path);
     if (fsize < 8) {
         jc_st_close(st);
         return jc_err(err, JACLIP_ERR_FORMAT, "%s: truncated safetensors file (%zu bytes, the header length alone needs 8)",
@@ -105,7 +115,7 @@ jaclip_status jc_st_open(const char *path, jc_safetensors *st, jaclip_err *err)
         jc_st_close(st);
         return jc_err(err, JACLIP_ERR_NOMEM, "%s: out of memory", path);
     }
-    rc = JACLIP_OK;
+    jaclip_status rc = JACLIP_OK;
     for (cJSON *e = root->child; e; e = e->next) {
         const char *name = e->string ? e->string : "";
         if (strcmp(name, "__metadata__") == 0) continue;

@@ -38,6 +38,9 @@ typedef struct jc_safetensors {
 
 /* Maps and validates a .safetensors file. */
 jaclip_status jc_st_open(const char *path, jc_safetensors *st, jaclip_err *err);
+/* Validates a .safetensors image already in memory (not copied, not owned: it must outlive st);
+ * `path` names it in messages. */
+jaclip_status jc_st_parse(const char *path, const uint8_t *data, size_t size, jc_safetensors *st, jaclip_err *err);
 void jc_st_close(jc_safetensors *st);
 
 /* NULL when the file has no tensor of that name. */

@@ -17,22 +17,8 @@
 
 jaclip_model_params jaclip_model_default_params(void)
 {
-    jaclip_model_params p = {.tokenizer_path = NULL, .n_threads = 0, .pool = NULL};
+    jaclip_model_params p = {.tokenizer_path = NULL, .n_threads = 0, .pool = NULL, .allow_unknown_config = 0};
     return p;
-}
-
-static void set_normalization(jaclip_image_params *ip, const char *type)
-{
-    static const struct { const char *name; float mean[3], std[3]; } tab[] = {
-        {"imagenet", {0.485f, 0.456f, 0.406f}, {0.229f, 0.224f, 0.225f}},
-        {"openai_clip", {0.48145466f, 0.4578275f, 0.40821073f}, {0.26862954f, 0.26130258f, 0.27577711f}},
-        {"imagenet_inception", {0.5f, 0.5f, 0.5f}, {0.5f, 0.5f, 0.5f}},
-    };
-    for (size_t i = 0; i < sizeof tab / sizeof tab[0]; i++)
-        if (strcmp(type, tab[i].name) == 0) {
-            memcpy(ip->mean, tab[i].mean, sizeof ip->mean);
-            memcpy(ip->std, tab[i].std, sizeof ip->std);
-        }
 }
 
 void jaclip_model_free(jaclip_model *m)
@@ -67,6 +53,7 @@ jaclip_status jaclip_model_load(const char *dir, const jaclip_model_params *p, j
     char *wpath = jc_path_join(dir, "model.safetensors");
     char *tpath = p->tokenizer_path ? jc_strdup(p->tokenizer_path) : jc_path_join(dir, "spiece.model");
     if (!m->dir || !wpath || !tpath) rc = jc_err(err, JACLIP_ERR_NOMEM, "out of memory");
+    m->cfg.allow_unknown_keys = p->allow_unknown_config != 0;
     if (!rc) rc = jc_config_load(dir, &m->cfg, err);
     if (!rc && !jc_file_exists(tpath))
         rc = jc_err(err, JACLIP_ERR_IO,
@@ -87,8 +74,11 @@ jaclip_status jaclip_model_load(const char *dir, const jaclip_model_params *p, j
         else rope_table(m->rope_sin, m->rope_cos, g, vc->ref_feat_shape[0], vc->ref_feat_shape[1], hd);
     }
     if (!rc) {
-        m->image = (jaclip_image_params){.image_size = m->cfg.image_size, .exif_rotate = 0, .max_pixels = 178956970u};
-        set_normalization(&m->image, m->cfg.normalization_type);
+        m->image = jaclip_image_default_params();
+        m->image.image_size = m->cfg.image_size;
+        rc = jaclip_image_set_normalization(&m->image, m->cfg.normalization_type, err);
+    }
+    if (!rc) {
         rc = jaclip_tokenizer_load(tpath, &m->tok, err);
     }
     if (!rc) {
@@ -198,10 +188,13 @@ jaclip_status jaclip_embed_texts(jaclip_model *m, const char *const *texts, int 
     const int32_t **rows = jc_malloc_array((size_t)(n > 0 ? n : 1), sizeof *rows);
     int *lens = jc_malloc_array((size_t)(n > 0 ? n : 1), sizeof *lens);
     jaclip_status rc = (!ids || !rows || !lens) ? jc_err(err, JACLIP_ERR_NOMEM, "out of memory") : JACLIP_OK;
+    /* CLYP truncates to 77 ids; a small model with fewer positions truncates to what it has */
+    int max_ids = m->cfg.text.max_position_embeddings < JACLIP_MAX_TEXT_LEN ? m->cfg.text.max_position_embeddings
+                                                                            : JACLIP_MAX_TEXT_LEN;
     for (int i = 0; !rc && i < n; i++) {
         rows[i] = ids + (size_t)i * JACLIP_MAX_TEXT_LEN;
-        rc = jaclip_tokenize(m->tok, texts[i], strlen(texts[i]), ids + (size_t)i * JACLIP_MAX_TEXT_LEN,
-                             JACLIP_MAX_TEXT_LEN, &lens[i], err);
+        rc = jaclip_tokenize(m->tok, texts[i], strlen(texts[i]), ids + (size_t)i * JACLIP_MAX_TEXT_LEN, max_ids,
+                             &lens[i], err);
         if (rc) jc_err_prefix(err, "text %d", i);
     }
     if (!rc && n > 0) rc = embed_packed(m, rows, lens, n, out, err);

@@ -11,6 +11,10 @@
  * Around that run the whitespace rules: leading spaces dropped, "▁" (U+2581) dummy prefix, runs
  * of spaces collapsed, ' ' escaped as "▁", trailing "▁" stripped.
  *
+ * sentencepiece collects at most 32 prefix matches per position (and reads past its array with
+ * more); rinna's charsmap has at most 4 rules along any path (checked by walking the trie), so
+ * taking the longest match, as we do, is the same.
+ *
  * Also home to the two small helpers the layer shares: strict UTF-8 decoding and jc_bytes.
  */
 #include <stdlib.h>

@@ -30,7 +30,6 @@ typedef struct da_builder {
     size_t n, cap;
     size_t first_free; /* every slot below it is taken */
     const jc_sp_piece *pieces;
-    bool oom;
 } da_builder;
 
 static bool da_grow(da_builder *b, size_t need)

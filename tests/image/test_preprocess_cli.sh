@@ -66,4 +66,18 @@ open(sys.argv[1], "wb").write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(
                               + chunk(b"IDAT", zlib.compress(b"\0" * 100)) + chunk(b"IEND", b""))
 PYEOF
 expect_fail "huge png" "20000x20000 = 400000000 pixels" "$BIN" preprocess --raw "$T/huge.png" --out "$T/x.npy"
+
+# a progressive JPEG whose last scan is repeated 1100 times (a scan bomb) is refused
+$PY - "$T/bomb.jpg" <<'PYEOF'
+import io, sys
+from PIL import Image
+b = io.BytesIO()
+Image.new("RGB", (16, 16), (10, 200, 30)).save(b, "JPEG", progressive=True)
+d = b.getvalue()
+last = d.rfind(b"\xff\xda")
+assert last > 0 and d.endswith(b"\xff\xd9")
+scan = d[last:-2]
+open(sys.argv[1], "wb").write(d[:-2] + scan * 1100 + b"\xff\xd9")
+PYEOF
+expect_fail "scan bomb" "more than 1000 progressive scans" "$BIN" preprocess --raw "$T/bomb.jpg" --out "$T/x.npy"
 exit $fail

@@ -30,7 +30,7 @@ static jaclip_status parse_variant(const char *from, const char *to, const char 
 
 int main(void)
 {
-    jc_clyp_config c;
+    jc_clyp_config c = {0};
     jaclip_err e = {0};
     REQUIRE(jc_config_parse(V2, "config.json", PP, "pp.json", &c, &e) == JACLIP_OK, "%s", e.msg);
     CHECK(c.vision.embed_dim == 768 && c.vision.depth == 12 && c.vision.num_heads == 12 && c.vision.patch_size == 16,
@@ -66,6 +66,11 @@ int main(void)
     CHECK(parse_variant("\"learn_temperature\"", "\"fancy_new_option\":1,\"learn_temperature\"", NULL, &c, &e) ==
                   JACLIP_ERR_UNSUPPORTED && strstr(e.msg, "fancy_new_option"),
           "unknown top-level key: %s", e.msg);
+    c.allow_unknown_keys = true; /* lenient: the same key is a warning */
+    CHECK(parse_variant("\"learn_temperature\"", "\"fancy_new_option\":1,\"learn_temperature\"", NULL, &c, &e) ==
+              JACLIP_OK && c.allow_unknown_keys && c.vision.embed_dim == 768,
+          "lenient: %s", e.msg);
+    c.allow_unknown_keys = false;
     CHECK(parse_variant("\"extra_kwargs\":{}", "\"extra_kwargs\":{\"qkv_fused\":true}", NULL, &c, &e) ==
                   JACLIP_ERR_UNSUPPORTED && strstr(e.msg, "qkv_fused"),
           "unknown extra_kwarg: %s", e.msg);

@@ -5,7 +5,7 @@
 #     at least 5,000 required), truncated at 77 as the model sees them;
 #   - the edge-case list and 3,000 seeded random strings (tools/ref/ja_corpus.py), both truncated
 #     at 77 and untruncated (--max-len 100000) so that the whole Viterbi path is compared;
-# and checks --model DIR, and that a bad model path is a clear error with a non-zero exit.
+# and checks --model DIR, the generated lower-case table, and that a bad model path is a clear error with a non-zero exit.
 set -euo pipefail
 : "${JACLIP_BIN:?JACLIP_BIN must point at the jaclip binary}"
 SHARED=${JACLIP_SHARED:-../shared}
@@ -44,6 +44,13 @@ got=$("$JACLIP_BIN" tokenize --model "$tmp/m" 犬の写真 "a photo of a dog")
 want=$'[4,9,1651,10478]\n[4,999,9,30679,675,999,6832,275]'
 if [ "$got" != "$want" ]; then echo "FAIL --model DIR: $got"; fail=1; else echo "ok   --model DIR"; fi
 
+# The committed lower-case table is what the reference Python generates.
+if /usr/bin/python3 tools/ref/gen_lowercase.py | cmp -s - src/text/lowercase_table.c; then
+    echo "ok   src/text/lowercase_table.c matches tools/ref/gen_lowercase.py"
+else
+    echo "FAIL: src/text/lowercase_table.c differs from tools/ref/gen_lowercase.py output"; fail=1
+fi
+
 # A missing or corrupt model: non-zero exit, the file named, nothing on stdout.
 head -c 1000 "$MODEL" > "$tmp/trunc.model"
 for bad in "$tmp/nonexistent.model" "$tmp/trunc.model"; do
@@ -53,6 +60,15 @@ for bad in "$tmp/nonexistent.model" "$tmp/trunc.model"; do
         echo "FAIL: unclear error for $bad: $(cat "$tmp/e")"; fail=1
     else
         echo "ok   error: $(cat "$tmp/e")"
+    fi
+done
+# Bad --texts-from and bad usage: non-zero exit, a message, nothing on stdout.
+for args in "--texts-from $tmp/none.txt" "--texts-from $tmp" "" "--max-len 0 x" "--bogus x"; do
+    # shellcheck disable=SC2086
+    if "$JACLIP_BIN" tokenize --tokenizer "$MODEL" $args > "$tmp/o" 2> "$tmp/e" || [ -s "$tmp/o" ] || [ ! -s "$tmp/e" ]; then
+        echo "FAIL: 'tokenize $args' did not fail cleanly"; fail=1
+    else
+        echo "ok   usage error: $(head -1 "$tmp/e")"
     fi
 done
 exit $fail

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""clyp_tokenize.py — the Python reference for jaclip's tokenizer (src/text/).
+r"""clyp_tokenize.py — the Python reference for jaclip's tokenizer (src/text/).
 
 Implements CLYPTokenizer's rules (model-spec.md §6.2-6.3) on top of Debian's python3-sentencepiece
 0.1.97, written from the spec:
@@ -13,8 +13,10 @@ Input texts are BYTES: invalid UTF-8 survives step 1 byte for byte (surrogateesc
 to sentencepiece as bytes, whose normalizer turns every malformed byte into U+FFFD, exactly what
 the C library does with a byte string.
 
-Not modelled (transformers-version dependent, outside the spec): the whitespace stripping around
-special tokens that transformers < 4.34 applied.
+Special tokens strip no whitespace around them, as in transformers >= 4.34 (special tokens are
+AddedToken(lstrip=False, rstrip=False)). transformers < 4.34 stripped Python whitespace on both
+sides of a literal special token; that differs only for text right next to a literal special token
+that starts or ends with \x0b, \x1c-\x1f or \x85 (whitespace to Python, not to nmt_nfkc).
 
 Usage:
   clyp_tokenize.py --model FILE TEXT...            one JSON array per TEXT

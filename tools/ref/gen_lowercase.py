@@ -20,6 +20,7 @@ for cp in range(0x110000):
     enc = lo.encode("utf-8")
     max_out = max(max_out, len(enc))
     assert len(enc) <= 4, (hex(cp), lo)  # jc_lower_entry.bytes has room for 4
+    assert len(enc) <= 2 * len(chr(cp).encode("utf-8")), hex(cp)  # clyp.c sizes its buffer 2x
     rows.append((cp, enc))
 
 w = sys.stdout.write

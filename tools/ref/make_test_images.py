@@ -102,6 +102,9 @@ def main(d):
               trns=bytes(rng.integers(0, 256, 16).astype(np.uint8)), interlace=True)
     write_png(P("png-pal8-224.png"), rng.integers(0, 256, (100, 224, 1)), 8, 3, palette=rng.integers(0, 256, (256, 3)))
     write_png(P("png-pal8-short.png"), rng.integers(0, 5, (50, 60, 1)), 8, 3, palette=rng.integers(0, 256, (5, 3)))
+    # indices past the end of PLTE: Pillow maps them through its default gray ramp
+    write_png(P("png-pal8-out-of-range.png"), np.arange(256).reshape(16, 16, 1), 8, 3,
+              palette=rng.integers(0, 256, (4, 3)))
     for depth in (8, 16):
         ga = np.concatenate([smooth(41, 67, 1, 2**depth - 1), rng.integers(0, 2**depth, (41, 67, 1))], axis=2)
         write_png(P(f"png-ga{depth}.png"), ga, depth, 4)
@@ -116,6 +119,12 @@ def main(d):
     a[:100, :, 3] = 0
     a[100:150, :, 3] = 255
     write_png(P("png-rgba-big.png"), a, 8, 6)
+    # files that end early: PNG without IEND (Pillow reads it), JPEG without EOI (Pillow refuses)
+    with open(P("png-rgba8.png"), "rb") as f:
+        png = f.read()
+    assert png[-8:-4] == b"IEND"
+    with open(P("png-no-iend.png"), "wb") as f:
+        f.write(png[:-12])
     # sizes: no resize (longer side == 224), upscale, thin, round half to even
     for w, h in [(224, 100), (100, 224), (224, 224), (50, 30), (225, 1), (1, 300), (1000, 3),
                  (448, 5), (448, 7), (448, 3), (1000, 2), (2, 1000), (3, 1)]:
@@ -127,6 +136,10 @@ def main(d):
     for ss, name in ((0, "444"), (1, "422"), (2, "420")):
         base.save(P(f"jpeg-{name}.jpg"), quality=90, subsampling=ss)
     base.save(P("jpeg-progressive.jpg"), quality=85, progressive=True)
+    with open(P("jpeg-444.jpg"), "rb") as f:
+        jpg = f.read()
+    with open(P("jpeg-no-eoi.jpg"), "wb") as f:
+        f.write(jpg[:-2])
     base.convert("L").save(P("jpeg-gray-odd.jpg"), quality=80)
     base.convert("CMYK").save(P("jpeg-cmyk.jpg"), quality=90)
     Image.fromarray(smooth(900, 1400, 3).astype(np.uint8)).save(P("jpeg-big.jpg"), quality=92)
