@@ -421,6 +421,39 @@ typedef struct {
     const float *w;
 } q8_quant_job;
 
+#ifdef JC_X86
+/* max |r[k]| over the multiple-of-8 prefix; returns how many were done */
+__attribute__((target("avx2,fma"))) static int q8_absmax_avx2(const float *r, int K, float *amax)
+{
+    __m256 m = _mm256_setzero_ps(), sgn = _mm256_set1_ps(-0.0f);
+    int k = 0;
+    for (; k + 8 <= K; k += 8) m = _mm256_max_ps(m, _mm256_andnot_ps(sgn, _mm256_loadu_ps(r + k)));
+    float t[8];
+    _mm256_storeu_ps(t, m);
+    for (int q = 0; q < 8; q++) *amax = fmaxf(*amax, t[q]);
+    return k;
+}
+
+/* o[k] = clamp(round(r[k]*inv), -127, 127), sum += o[k], over the multiple-of-8 prefix */
+__attribute__((target("avx2,fma"))) static int q8_wquant_avx2(const float *r, int K, float inv, int8_t *o, int32_t *sum)
+{
+    __m256 iv = _mm256_set1_ps(inv);
+    __m256i lo = _mm256_set1_epi32(-127), hi = _mm256_set1_epi32(127), acc = _mm256_setzero_si256();
+    int k = 0;
+    for (; k + 8 <= K; k += 8) {
+        __m256i q = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(r + k), iv));
+        q = _mm256_min_epi32(_mm256_max_epi32(q, lo), hi);
+        acc = _mm256_add_epi32(acc, q);
+        __m128i p16 = _mm_packs_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
+        _mm_storel_epi64((__m128i *)(void *)(o + k), _mm_packs_epi16(p16, p16));
+    }
+    int32_t t[8];
+    _mm256_storeu_si256((__m256i *)(void *)t, acc);
+    for (int q = 0; q < 8; q++) *sum += t[q];
+    return k;
+}
+#endif
+
 static void q8_quant_task(void *ctx, int task, int thread)
 {
     (void)thread;
@@ -429,11 +462,20 @@ static void q8_quant_task(void *ctx, int task, int thread)
     for (int n = task * 64; n < q->N && n < task * 64 + 64; n++) {
         const float *r = j->w + (size_t)n * q->K;
         float amax = 0;
-        for (int k = 0; k < q->K; k++) amax = fmaxf(amax, fabsf(r[k]));
+        int k0 = 0;
+#ifdef JC_X86
+        bool v = G.level >= LV_AVX2;
+        if (v) k0 = q8_absmax_avx2(r, q->K, &amax);
+#endif
+        for (int k = k0; k < q->K; k++) amax = fmaxf(amax, fabsf(r[k]));
         float s = amax > 0 ? amax / 127.0f : 1.0f, inv = 1.0f / s;
         int8_t *o = q->q + (size_t)n * q->Kp;
         int32_t sum = 0;
-        for (int k = 0; k < q->K; k++) {
+        k0 = 0;
+#ifdef JC_X86
+        if (v) k0 = q8_wquant_avx2(r, q->K, inv, o, &sum);
+#endif
+        for (int k = k0; k < q->K; k++) {
             long v = lrintf(r[k] * inv);
             v = v > 127 ? 127 : v < -127 ? -127 : v;
             o[k] = (int8_t)v;
@@ -447,6 +489,7 @@ static void q8_quant_task(void *ctx, int task, int thread)
 
 bool gemm_q8_quantize(jaclip_pool *pool, gemm_q8 *q, const float *w, int N, int K)
 {
+    gemm_init();
     memset(q, 0, sizeof *q);
     q->N = N, q->K = K, q->Kp = (K + KQ - 1) / KQ * KQ;
     q->q = jc_malloc_aligned((size_t)N * q->Kp);
