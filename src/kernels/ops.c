@@ -316,8 +316,101 @@ typedef struct {
     float *scratch;
 } att_job;
 
-/* One (segment, head) in the thread's scratch: S = scale·q·kᵀ (L x L) straight from the
- * strided q and k, a softmax per row, vt = vᵀ (hd x L), then out = S·vtᵀ written in place. */
+/* c (M,N, ldc) = alpha · a (M,K, lda) · b (K,N, ldb), b row-major: the "outer product" form
+ * for attention, where K is short (q·kᵀ, K = head_dim) or the right operand is already
+ * k-major (p·v): 6 x 16 register blocks, one sequential FMA chain per element. */
+static void gemm_nn_portable(float *c, int ldc, const float *a, int lda, const float *b, int ldb, int M, int N, int K,
+                             float alpha)
+{
+    for (int i = 0; i < M; i++)
+        for (int j = 0; j < N; j++) {
+            float s = 0;
+            for (int k = 0; k < K; k++) s += a[(size_t)i * lda + k] * b[(size_t)k * ldb + j];
+            c[(size_t)i * ldc + j] = s * alpha;
+        }
+}
+
+#ifdef JC_X86
+static const int32_t nn_mask[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
+
+/* full 6 x 16 block: accumulators stay in registers */
+__attribute__((target("avx2,fma"))) static void nn_block_6x16(float *c, int ldc, const float *a, int lda,
+                                                              const float *b, int ldb, int K, __m256 al)
+{
+    __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00,
+           c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+    const float *a0 = a, *a1 = a + lda, *a2 = a + 2 * (size_t)lda, *a3 = a + 3 * (size_t)lda,
+                *a4 = a + 4 * (size_t)lda, *a5 = a + 5 * (size_t)lda;
+    for (int k = 0; k < K; k++) {
+        const float *bp = b + (size_t)k * ldb;
+        __m256 b0 = _mm256_loadu_ps(bp), b1 = _mm256_loadu_ps(bp + 8), av;
+        av = _mm256_broadcast_ss(a0 + k), c00 = _mm256_fmadd_ps(av, b0, c00), c01 = _mm256_fmadd_ps(av, b1, c01);
+        av = _mm256_broadcast_ss(a1 + k), c10 = _mm256_fmadd_ps(av, b0, c10), c11 = _mm256_fmadd_ps(av, b1, c11);
+        av = _mm256_broadcast_ss(a2 + k), c20 = _mm256_fmadd_ps(av, b0, c20), c21 = _mm256_fmadd_ps(av, b1, c21);
+        av = _mm256_broadcast_ss(a3 + k), c30 = _mm256_fmadd_ps(av, b0, c30), c31 = _mm256_fmadd_ps(av, b1, c31);
+        av = _mm256_broadcast_ss(a4 + k), c40 = _mm256_fmadd_ps(av, b0, c40), c41 = _mm256_fmadd_ps(av, b1, c41);
+        av = _mm256_broadcast_ss(a5 + k), c50 = _mm256_fmadd_ps(av, b0, c50), c51 = _mm256_fmadd_ps(av, b1, c51);
+    }
+    _mm256_storeu_ps(c, _mm256_mul_ps(c00, al)), _mm256_storeu_ps(c + 8, _mm256_mul_ps(c01, al));
+    c += ldc, _mm256_storeu_ps(c, _mm256_mul_ps(c10, al)), _mm256_storeu_ps(c + 8, _mm256_mul_ps(c11, al));
+    c += ldc, _mm256_storeu_ps(c, _mm256_mul_ps(c20, al)), _mm256_storeu_ps(c + 8, _mm256_mul_ps(c21, al));
+    c += ldc, _mm256_storeu_ps(c, _mm256_mul_ps(c30, al)), _mm256_storeu_ps(c + 8, _mm256_mul_ps(c31, al));
+    c += ldc, _mm256_storeu_ps(c, _mm256_mul_ps(c40, al)), _mm256_storeu_ps(c + 8, _mm256_mul_ps(c41, al));
+    c += ldc, _mm256_storeu_ps(c, _mm256_mul_ps(c50, al)), _mm256_storeu_ps(c + 8, _mm256_mul_ps(c51, al));
+}
+
+/* edge block: one row at a time, masked columns */
+__attribute__((target("avx2,fma"))) static void nn_block_edge(float *c, int ldc, const float *a, int lda,
+                                                              const float *b, int ldb, int mr, int K, __m256 al,
+                                                              __m256i m0, __m256i m1)
+{
+    for (int r = 0; r < mr; r++) {
+        __m256 c0 = _mm256_setzero_ps(), c1 = c0;
+        const float *ar = a + (size_t)r * lda;
+        for (int k = 0; k < K; k++) {
+            const float *bp = b + (size_t)k * ldb;
+            __m256 av = _mm256_broadcast_ss(ar + k);
+            c0 = _mm256_fmadd_ps(av, _mm256_maskload_ps(bp, m0), c0);
+            c1 = _mm256_fmadd_ps(av, _mm256_maskload_ps(bp + 8, m1), c1);
+        }
+        _mm256_maskstore_ps(c + (size_t)r * ldc, m0, _mm256_mul_ps(c0, al));
+        _mm256_maskstore_ps(c + (size_t)r * ldc + 8, m1, _mm256_mul_ps(c1, al));
+    }
+}
+
+__attribute__((target("avx2,fma"))) static void gemm_nn_avx2(float *c, int ldc, const float *a, int lda,
+                                                             const float *b, int ldb, int M, int N, int K, float alpha)
+{
+    const __m256 al = _mm256_set1_ps(alpha);
+    for (int j = 0; j < N; j += 16) {
+        int n = N - j < 16 ? N - j : 16;
+        __m256i m0 = _mm256_loadu_si256((const __m256i *)(nn_mask + 8 - (n < 8 ? n : 8)));
+        __m256i m1 = _mm256_loadu_si256((const __m256i *)(nn_mask + 8 - (n > 8 ? n - 8 : 0)));
+        for (int i = 0; i < M; i += 6) {
+            int mr = M - i < 6 ? M - i : 6;
+            if (mr == 6 && n == 16)
+                nn_block_6x16(c + (size_t)i * ldc + j, ldc, a + (size_t)i * lda, lda, b + j, ldb, K, al);
+            else
+                nn_block_edge(c + (size_t)i * ldc + j, ldc, a + (size_t)i * lda, lda, b + j, ldb, mr, K, al, m0, m1);
+        }
+    }
+}
+#endif
+
+static void gemm_nn(float *c, int ldc, const float *a, int lda, const float *b, int ldb, int M, int N, int K,
+                    float alpha)
+{
+#ifdef JC_X86
+    if (use_avx2()) {
+        gemm_nn_avx2(c, ldc, a, lda, b, ldb, M, N, K, alpha);
+        return;
+    }
+#endif
+    gemm_nn_portable(c, ldc, a, lda, b, ldb, M, N, K, alpha);
+}
+
+/* One (segment, head) in the thread's scratch: kt = kᵀ (hd x L), S = scale·q·kt (L x L)
+ * from the strided q, a softmax per row, then out = S·v with v read in place. */
 static void att_task(void *ctx, int task, int thread)
 {
     const att_job *j = ctx;
@@ -326,14 +419,14 @@ static void att_task(void *ctx, int task, int thread)
     if (L <= 0) return;
     const int C = j->C, hd = j->hd;
     const size_t off = (size_t)t0 * C + (size_t)h * hd;
-    float *S = j->scratch + (size_t)thread * attention_scratch_floats(j->max_len, hd), *vt = S + (size_t)L * L;
-    gemm_dot(S, L, j->q + off, C, j->k + off, C, NULL, L, L, hd, j->scale);
-    for (int i = 0; i < L; i++) softmax_row(S + (size_t)i * L, L);
+    float *S = j->scratch + (size_t)thread * attention_scratch_floats(j->max_len, hd), *kt = S + (size_t)L * L;
     for (int t = 0; t < L; t++) {
-        const float *vr = j->v + off + (size_t)t * C;
-        for (int e = 0; e < hd; e++) vt[(size_t)e * L + t] = vr[e];
+        const float *kr = j->k + off + (size_t)t * C;
+        for (int e = 0; e < hd; e++) kt[(size_t)e * L + t] = kr[e];
     }
-    gemm_dot(j->out + off, C, S, L, vt, L, NULL, L, hd, L, 1.0f);
+    gemm_nn(S, L, j->q + off, C, kt, L, L, L, hd, j->scale);  /* (L,L) = scale · q kᵀ */
+    for (int i = 0; i < L; i++) softmax_row(S + (size_t)i * L, L);
+    gemm_nn(j->out + off, C, S, L, j->v + off, C, L, hd, L, 1.0f); /* (L,hd) = p v, v read in place */
 }
 
 size_t attention_scratch_floats(int max_len, int hd) { return (size_t)max_len * ((size_t)hd + (size_t)max_len); }
