@@ -8,9 +8,11 @@
  * packed, so weights are used straight from the mapped file, and a batch-1 text (M ≈ 10)
  * streams W once at memory speed.
  *
- * Blocking: the output is cut into tiles of MB rows x NB columns, one pool task each; NB
- * is chosen from K so that a tile's NB rows of W (NB*K floats) stay in L2 while the task
- * walks its MR-row strips of inp (which stay in L1 across the NB/NR blocks of W).
+ * Blocking: the output is cut into tiles of MB (48) rows x NB (48) columns, one pool task
+ * each, handed out in groups of GM row tiles (task_tile) so that a tile of W stays in L2
+ * while several row tiles use it. Inside a task, each NR-row block of W stays in L1 while
+ * the MR-row strips of inp stream past it; K is sliced only beyond KC (lane accumulators
+ * saved between slices, so the summation order is the same).
  * Because the summation order of an element depends only on K and the dispatch level,
  * never on M, MB, NB or the thread, batching cannot change any row's result.
  */
