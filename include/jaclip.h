@@ -208,6 +208,16 @@ const char *jaclip_index_key(const jaclip_index *ix, int64_t row, size_t *len);
 jaclip_status jaclip_index_search(const jaclip_index *ix, const float *query, int k, jaclip_pool *pool,
                                   jaclip_search_hit *hits, int *n_hits, jaclip_err *err);
 
+/* ====================================================================================== */
+/* Speed (kernels/, model/quant.c)                                                        */
+/* ====================================================================================== */
+
+/* "int8": quantize the transformer blocks' Linear weights of both towers now (per output
+ * channel; activations per token at run time; LayerNorm, softmax, RoPE, attention
+ * products, patch embedding and the necks stay fp32). "fp32": back to full precision. */
+jaclip_status jaclip_model_set_dtype(jaclip_model *m, const char *dtype, jaclip_err *err);
+const char *jaclip_model_dtype(const jaclip_model *m); /* "fp32" or "int8" */
+
 #ifdef __cplusplus
 }
 #endif

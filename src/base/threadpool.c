@@ -18,22 +18,34 @@ struct jaclip_pool {
     pthread_cond_t wake, done;
     pthread_mutex_t run_mu; /* serialises concurrent jc_pool_run callers */
     uint64_t generation;
-    int active;            /* workers still busy with the current generation */
     bool stop;
     jc_task_fn fn;
     void *ctx;
     int n_tasks;
-    atomic_int next;
+    /* (generation mod 2^32) << 32 | next task index: a task is claimed by a CAS that also checks
+     * the generation, so a worker that wakes late can never run a task of a later run with the
+     * fn/ctx of an earlier one. */
+    _Atomic uint64_t claim;
+    atomic_int finished;   /* tasks of the current run completed */
 };
 
 typedef struct { jaclip_pool *pool; int id; } worker_arg;
 
-static void drain(jaclip_pool *p, int thread)
+/* Runs tasks of run `gen` until none is left; the thread that finishes the last one wakes
+ * the caller. The caller thus never waits for a worker that has not woken up yet (on a
+ * loaded machine that can take a whole scheduler time slice). */
+static void drain(jaclip_pool *p, uint32_t gen, jc_task_fn fn, void *ctx, int n_tasks, int thread)
 {
     for (;;) {
-        int t = atomic_fetch_add(&p->next, 1);
-        if (t >= p->n_tasks) break;
-        p->fn(p->ctx, t, thread);
+        uint64_t c = atomic_load(&p->claim);
+        if ((uint32_t)(c >> 32) != gen || (int)(uint32_t)c >= n_tasks) break;
+        if (!atomic_compare_exchange_weak(&p->claim, &c, c + 1)) continue;
+        fn(ctx, (int)(uint32_t)c, thread);
+        if (atomic_fetch_add(&p->finished, 1) + 1 == n_tasks) {
+            pthread_mutex_lock(&p->mu);
+            pthread_cond_signal(&p->done);
+            pthread_mutex_unlock(&p->mu);
+        }
     }
 }
 
@@ -49,10 +61,12 @@ static void *worker(void *arg)
         while (!p->stop && p->generation == seen) pthread_cond_wait(&p->wake, &p->mu);
         if (p->stop) break;
         seen = p->generation;
+        jc_task_fn fn = p->fn;
+        void *ctx = p->ctx;
+        int n_tasks = p->n_tasks;
         pthread_mutex_unlock(&p->mu);
-        drain(p, id);
+        drain(p, (uint32_t)seen, fn, ctx, n_tasks, id);
         pthread_mutex_lock(&p->mu);
-        if (--p->active == 0) pthread_cond_signal(&p->done);
     }
     pthread_mutex_unlock(&p->mu);
     return NULL;
@@ -121,14 +135,15 @@ void jc_pool_run(jaclip_pool *p, int n_tasks, jc_task_fn fn, void *ctx)
     p->fn = fn;
     p->ctx = ctx;
     p->n_tasks = n_tasks;
-    atomic_store(&p->next, 0);
-    p->active = p->n - 1;
     p->generation++;
+    uint32_t gen = (uint32_t)p->generation;
+    atomic_store(&p->finished, 0);
+    atomic_store(&p->claim, (uint64_t)gen << 32);
     pthread_cond_broadcast(&p->wake);
     pthread_mutex_unlock(&p->mu);
-    drain(p, 0);
+    drain(p, gen, fn, ctx, n_tasks, 0);
     pthread_mutex_lock(&p->mu);
-    while (p->active > 0) pthread_cond_wait(&p->done, &p->mu);
+    while (atomic_load(&p->finished) < n_tasks) pthread_cond_wait(&p->done, &p->mu);
     pthread_mutex_unlock(&p->mu);
     pthread_mutex_unlock(&p->run_mu);
 }

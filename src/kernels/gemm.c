@@ -1,16 +1,29 @@
 /*
- * gemm.c — blocked fp32 GEMM out = inp · Wᵀ + bias (see gemm.h).
+ * gemm.c — fp32 and int8 GEMM out = inp · Wᵀ + bias (see gemm.h).
  *
- * Blocking: the output is cut into tiles of MB rows x NB columns, one pool task each. A task
- * walks K in slices of KC; for each slice it packs its NB rows of W into a k-major panel
- * (KC x NB, zero-padded past N) that stays in L2, then runs the micro-kernel over MR-row
- * strips of inp: MR x NR accumulators in registers, one broadcast of inp and NR/8 (or NR/16)
- * vector loads of the panel per k. Partial tiles at the M and N edges go through a
- * scratch tile with the same kernel, so the summation order per element is identical.
+ * "Dot form": both inp rows and W rows are contiguous in k, so a register block of MR rows
+ * of inp x NR rows of W keeps MR*NR vector accumulators, each holding VL partial sums
+ * (lane l sums k ≡ l mod VL in ascending k), loads MR + NR vectors per VL k's and does
+ * MR*NR FMAs; at the end each accumulator is reduced with one fixed tree. Nothing is
+ * packed, so weights are used straight from the mapped file, and a batch-1 text (M ≈ 10)
+ * streams W once at memory speed.
+ *
+ * Blocking: the output is cut into tiles of MB (48) rows x NB (48) columns, one pool task
+ * each, handed out in groups of GM row tiles (task_tile) so that a tile of W stays in L2
+ * while several row tiles use it. Inside a task, each NR-row block of W stays in L1 while
+ * the MR-row strips of inp stream past it; K is sliced only beyond KC (lane accumulators
+ * saved between slices, so the summation order is the same).
+ * Because the summation order of an element depends only on K and the dispatch level,
+ * never on M, MB, NB or the thread, batching cannot change any row's result.
  */
 #include "kernels/gemm.h"
 
+#include <stdio.h>
+
+#include "kernels/prof.h"
+
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,128 +32,80 @@
 #define JC_X86 1
 #endif
 
-#define MB 96
-#define NB 64
-#define KC 256
-#define MR 6
+#define MB 48
 
-typedef void (*ukernel_fn)(int kc, const float *a, int lda, const float *bp, float *c, int ldc);
-
-/* Portable kernel: MR x 16, plain C (the compiler may vectorise it). */
-static void ukernel_portable(int kc, const float *a, int lda, const float *bp, float *c, int ldc)
-{
-    float acc[MR][16];
-    for (int i = 0; i < MR; i++)
-        for (int j = 0; j < 16; j++) acc[i][j] = c[i * ldc + j];
-    for (int k = 0; k < kc; k++) {
-        const float *b = bp + (size_t)k * NB;
-        for (int i = 0; i < MR; i++) {
-            float av = a[i * lda + k];
-            for (int j = 0; j < 16; j++) acc[i][j] += av * b[j];
-        }
-    }
-    for (int i = 0; i < MR; i++)
-        for (int j = 0; j < 16; j++) c[i * ldc + j] = acc[i][j];
-}
-
-#ifdef JC_X86
-__attribute__((target("avx2,fma"))) static void ukernel_avx2(int kc, const float *a, int lda, const float *bp,
-                                                             float *c, int ldc)
-{
-    __m256 c00 = _mm256_loadu_ps(c + 0 * ldc), c01 = _mm256_loadu_ps(c + 0 * ldc + 8);
-    __m256 c10 = _mm256_loadu_ps(c + 1 * ldc), c11 = _mm256_loadu_ps(c + 1 * ldc + 8);
-    __m256 c20 = _mm256_loadu_ps(c + 2 * ldc), c21 = _mm256_loadu_ps(c + 2 * ldc + 8);
-    __m256 c30 = _mm256_loadu_ps(c + 3 * ldc), c31 = _mm256_loadu_ps(c + 3 * ldc + 8);
-    __m256 c40 = _mm256_loadu_ps(c + 4 * ldc), c41 = _mm256_loadu_ps(c + 4 * ldc + 8);
-    __m256 c50 = _mm256_loadu_ps(c + 5 * ldc), c51 = _mm256_loadu_ps(c + 5 * ldc + 8);
-    const float *a0 = a, *a1 = a + lda, *a2 = a + 2 * lda, *a3 = a + 3 * lda, *a4 = a + 4 * lda, *a5 = a + 5 * lda;
-    for (int k = 0; k < kc; k++) {
-        const float *b = bp + (size_t)k * NB;
-        __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8), av;
-        av = _mm256_broadcast_ss(a0 + k);
-        c00 = _mm256_fmadd_ps(av, b0, c00);
-        c01 = _mm256_fmadd_ps(av, b1, c01);
-        av = _mm256_broadcast_ss(a1 + k);
-        c10 = _mm256_fmadd_ps(av, b0, c10);
-        c11 = _mm256_fmadd_ps(av, b1, c11);
-        av = _mm256_broadcast_ss(a2 + k);
-        c20 = _mm256_fmadd_ps(av, b0, c20);
-        c21 = _mm256_fmadd_ps(av, b1, c21);
-        av = _mm256_broadcast_ss(a3 + k);
-        c30 = _mm256_fmadd_ps(av, b0, c30);
-        c31 = _mm256_fmadd_ps(av, b1, c31);
-        av = _mm256_broadcast_ss(a4 + k);
-        c40 = _mm256_fmadd_ps(av, b0, c40);
-        c41 = _mm256_fmadd_ps(av, b1, c41);
-        av = _mm256_broadcast_ss(a5 + k);
-        c50 = _mm256_fmadd_ps(av, b0, c50);
-        c51 = _mm256_fmadd_ps(av, b1, c51);
-    }
-    _mm256_storeu_ps(c + 0 * ldc, c00), _mm256_storeu_ps(c + 0 * ldc + 8, c01);
-    _mm256_storeu_ps(c + 1 * ldc, c10), _mm256_storeu_ps(c + 1 * ldc + 8, c11);
-    _mm256_storeu_ps(c + 2 * ldc, c20), _mm256_storeu_ps(c + 2 * ldc + 8, c21);
-    _mm256_storeu_ps(c + 3 * ldc, c30), _mm256_storeu_ps(c + 3 * ldc + 8, c31);
-    _mm256_storeu_ps(c + 4 * ldc, c40), _mm256_storeu_ps(c + 4 * ldc + 8, c41);
-    _mm256_storeu_ps(c + 5 * ldc, c50), _mm256_storeu_ps(c + 5 * ldc + 8, c51);
-}
-
-/* AVX-512: MR x 32 (two zmm per row). */
-__attribute__((target("avx512f"))) static void ukernel_avx512(int kc, const float *a, int lda, const float *bp,
-                                                              float *c, int ldc)
-{
-    __m512 acc[MR][2];
-    for (int i = 0; i < MR; i++) {
-        acc[i][0] = _mm512_loadu_ps(c + i * ldc);
-        acc[i][1] = _mm512_loadu_ps(c + i * ldc + 16);
-    }
-    for (int k = 0; k < kc; k++) {
-        const float *b = bp + (size_t)k * NB;
-        __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);
-        for (int i = 0; i < MR; i++) {
-            __m512 av = _mm512_set1_ps(a[i * lda + k]);
-            acc[i][0] = _mm512_fmadd_ps(av, b0, acc[i][0]);
-            acc[i][1] = _mm512_fmadd_ps(av, b1, acc[i][1]);
-        }
-    }
-    for (int i = 0; i < MR; i++) {
-        _mm512_storeu_ps(c + i * ldc, acc[i][0]);
-        _mm512_storeu_ps(c + i * ldc + 16, acc[i][1]);
-    }
-}
-#endif
-
+/* ---- dispatch -------------------------------------------------------------------------- */
+enum { LV_PORTABLE, LV_AVX2, LV_AVX512 };
 static struct {
     int init;
-    ukernel_fn fn;
-    int nr;
+    int level;
+    bool vnni;
     const char *name;
 } G;
 
-static void gemm_task(void *ctx, int task, int thread);
-static bool self_check(void);
+static void q8_tile(int32_t *c, int ldc, const uint8_t *a, int lda, const int8_t *w, int ldw, int M, int N, int Kp);
+static void gemm_dot_tiles(float *c, int ldc, const float *a, int lda, const float *w, int ldw, const float *bias,
+                           int M, int N, int K, float alpha);
+
+/* A small product with edge blocks in every direction (fp32 and int8), SIMD vs portable.
+ * Runs once, before G.init is published, with G.level set to the candidate. */
+static bool self_check(void)
+{
+    enum { M = 13, K = 300, N = 70, KP = 320 }; /* KP: a multiple of 64 */
+    static float a[M * K], w[N * K], bias[N], o1[M * N], o2[M * N];
+    static _Alignas(64) uint8_t qa[M * KP];
+    static _Alignas(64) int8_t qw[N * KP];
+    static int32_t i1[M * N], i2[M * N];
+    for (int i = 0; i < M * K; i++) a[i] = (float)((i * 37) % 101) / 50.0f - 1.0f;
+    for (int i = 0; i < N * K; i++) w[i] = (float)((i * 53) % 97) / 48.0f - 1.0f;
+    for (int i = 0; i < N; i++) bias[i] = (float)i / 10.0f;
+    for (int i = 0; i < M * KP; i++) qa[i] = (uint8_t)((i * 37) % 128);
+    for (int i = 0; i < N * KP; i++) qw[i] = (int8_t)((i * 53) % 255 - 127);
+    gemm_dot_tiles(o1, N, a, K, w, K, bias, M, N, K, 1.0f);
+    q8_tile(i1, N, qa, KP, qw, KP, M, 40, KP);
+    int level = G.level;
+    G.level = LV_PORTABLE;
+    gemm_dot_tiles(o2, N, a, K, w, K, bias, M, N, K, 1.0f);
+    q8_tile(i2, N, qa, KP, qw, KP, M, 40, KP);
+    G.level = level;
+    for (int i = 0; i < M * N; i++)
+        if (fabsf(o1[i] - o2[i]) > 1e-3f * (1.0f + fabsf(o2[i])) || (i % N < 40 && i1[i] != i2[i])) return false;
+    return true;
+}
 
 static void gemm_init(void)
 {
-    if (G.init) return;
+    if (__atomic_load_n(&G.init, __ATOMIC_ACQUIRE)) return;
     const char *force = getenv("JACLIP_GEMM");
-    G.fn = ukernel_portable, G.nr = 16, G.name = "portable";
+    int level = LV_PORTABLE;
+    bool vnni = false;
 #ifdef JC_X86
     __builtin_cpu_init();
-    bool want512 = !force || strcmp(force, "avx512") == 0;
+    bool want512 = !force || !*force || strcmp(force, "avx512") == 0;
     bool want2 = want512 || strcmp(force, "avx2") == 0;
-    if (want512 && __builtin_cpu_supports("avx512f"))
-        G.fn = ukernel_avx512, G.nr = 32, G.name = "avx512";
-    else if (want2 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-        G.fn = ukernel_avx2, G.nr = 16, G.name = "avx2";
+    if (want512 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")) {
+        level = LV_AVX512;
+        vnni = __builtin_cpu_supports("avx512vnni");
+    } else if (want2 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+        level = LV_AVX2;
+    }
 #else
     (void)force;
 #endif
-    __atomic_store_n(&G.init, 1, __ATOMIC_RELEASE);
-    if (G.fn != ukernel_portable && !self_check()) {
-        /* never seen; a guard for a kernel that could not be run on the machine it was written on */
+    G.level = level, G.vnni = vnni;
+    G.name = level == LV_AVX512 ? "avx512" : level == LV_AVX2 ? "avx2" : "portable";
+    if (level != LV_PORTABLE && !self_check()) {
+        /* a guard for a kernel that could not be run on the machine it was written on */
         jc_warn("GEMM kernel %s disagrees with the portable kernel on this CPU; using the portable kernel", G.name);
-        G.fn = ukernel_portable, G.nr = 16, G.name = "portable";
+        G.level = LV_PORTABLE, G.vnni = false, G.name = "portable";
     }
+    __atomic_store_n(&G.init, 1, __ATOMIC_RELEASE);
+}
+
+int gemm_level(void)
+{
+    gemm_init();
+    return G.level;
 }
 
 const char *gemm_kernel_name(void)
@@ -149,86 +114,282 @@ const char *gemm_kernel_name(void)
     return G.name;
 }
 
+/* K blocking: a kernel call covers one slice of k; FL_LOAD resumes the lane accumulators
+ * saved by the previous slice, FL_SAVE stores them instead of reducing. The lanes thus sum
+ * exactly as without blocking (same order), so results do not depend on the blocking. */
+#define FL_LOAD 1
+#define FL_SAVE 2
+#define KC 4096 /* fp32 k slice (the model never needs one: measured best unsliced on Zen 3) */
+#define KCQ 4096 /* int8 k slice */
+#define NBMAX 48 /* W rows per task tile */
+
+/* ---- fp32 portable: emulates 8 lanes so that it sums like the AVX2 kernel ---------------- */
+static void dot_block_portable(float *c, int ldc, const float *a, int lda, const float *w, int ldw, const float *bias,
+                               int mr, int nr, int K, float alpha, float *io, int fl)
+{
+    for (int i = 0; i < mr; i++)
+        for (int j = 0; j < nr; j++) {
+            const float *x = a + (size_t)i * lda, *y = w + (size_t)j * ldw;
+            float l[8] = {0};
+            float *sv = io ? io + (size_t)(i * nr + j) * 8 : NULL;
+            if (fl & FL_LOAD) memcpy(l, sv, sizeof l);
+            int k = 0;
+            for (; k + 8 <= K; k += 8)
+                for (int q = 0; q < 8; q++) l[q] += x[k + q] * y[k + q];
+            for (int q = 0; k + q < K; q++) l[q] += x[k + q] * y[k + q];
+            if (fl & FL_SAVE) {
+                memcpy(sv, l, sizeof l);
+                continue;
+            }
+            float s = ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]));
+            s *= alpha;
+            if (bias) s += bias[j];
+            c[(size_t)i * ldc + j] = s;
+        }
+}
+
+#ifdef JC_X86
+/* ---- fp32 AVX2: MR 3 x NR 4 ------------------------------------------------------------- */
+static const int32_t mask_tab[32] = {-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+                                     0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0};
+
+
+/* Four 8-lane sums at once; each is ((l0+l1)+(l2+l3)) + ((l4+l5)+(l6+l7)). */
+__attribute__((target("avx2,fma"), always_inline)) static inline __m128 hsum4x8(__m256 a, __m256 b, __m256 c, __m256 d)
+{
+    __m256 t = _mm256_hadd_ps(a, b), u = _mm256_hadd_ps(c, d);
+    __m256 v = _mm256_hadd_ps(t, u);
+    return _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+}
+
+#define DOT_AVX2(MR_, NR_)                                                                                            \
+    __attribute__((target("avx2,fma"))) static void dot_avx2_##MR_##x##NR_(                                         \
+        float *c, int ldc, const float *a, int lda, const float *w, int ldw, const float *bias, int K, float alpha,   \
+        float *io, int fl)                                                                                            \
+    {                                                                                                                 \
+        __m256 acc[MR_][NR_];                                                                                         \
+        _Pragma("GCC unroll 4") for (int i = 0; i < MR_; i++) _Pragma("GCC unroll 4") for (int j = 0; j < NR_; j++) \
+            acc[i][j] = (fl & FL_LOAD) ? _mm256_loadu_ps(io + (i * NR_ + j) * 8) : _mm256_setzero_ps();             \
+        int k = 0;                                                                                                    \
+        for (; k + 8 <= K; k += 8) {                                                                                  \
+            __m256 av[MR_];                                                                                           \
+            _Pragma("GCC unroll 4") for (int i = 0; i < MR_; i++) av[i] = _mm256_loadu_ps(a + (size_t)i * lda + k);   \
+            _Pragma("GCC unroll 4") for (int j = 0; j < NR_; j++)                                                     \
+            {                                                                                                         \
+                __m256 wv = _mm256_loadu_ps(w + (size_t)j * ldw + k);                                                 \
+                _Pragma("GCC unroll 4") for (int i = 0; i < MR_; i++) acc[i][j] = _mm256_fmadd_ps(av[i], wv, acc[i][j]); \
+            }                                                                                                         \
+        }                                                                                                             \
+        if (k < K) {                                                                                                  \
+            __m256i mk = _mm256_loadu_si256((const __m256i *)(mask_tab + 16 - (K - k)));                               \
+            __m256 av[MR_];                                                                                           \
+            _Pragma("GCC unroll 4") for (int i = 0; i < MR_; i++) av[i] = _mm256_maskload_ps(a + (size_t)i * lda + k, mk); \
+            _Pragma("GCC unroll 4") for (int j = 0; j < NR_; j++)                                                     \
+            {                                                                                                         \
+                __m256 wv = _mm256_maskload_ps(w + (size_t)j * ldw + k, mk);                                          \
+                _Pragma("GCC unroll 4") for (int i = 0; i < MR_; i++) acc[i][j] = _mm256_fmadd_ps(av[i], wv, acc[i][j]); \
+            }                                                                                                         \
+        }                                                                                                             \
+        if (fl & FL_SAVE) {                                                                                           \
+            _Pragma("GCC unroll 4") for (int i = 0; i < MR_; i++) _Pragma("GCC unroll 4") for (int j = 0; j < NR_; j++) \
+                _mm256_storeu_ps(io + (i * NR_ + j) * 8, acc[i][j]);                                                  \
+            return;                                                                                                   \
+        }                                                                                                             \
+        _Pragma("GCC unroll 4") for (int i = 0; i < MR_; i++)                                                         \
+        {                                                                                                             \
+            __m256 z = _mm256_setzero_ps();                                                                           \
+            __m128 s4 = hsum4x8(acc[i][0], NR_ > 1 ? acc[i][NR_ > 1 ? 1 : 0] : z,                                     \
+                                NR_ > 2 ? acc[i][NR_ > 2 ? 2 : 0] : z, NR_ > 3 ? acc[i][NR_ > 3 ? 3 : 0] : z);        \
+            float r[4];                                                                                               \
+            _mm_storeu_ps(r, _mm_mul_ps(s4, _mm_set1_ps(alpha)));                                                     \
+            for (int j = 0; j < NR_; j++) c[(size_t)i * ldc + j] = bias ? r[j] + bias[j] : r[j];                      \
+        }                                                                                                             \
+    }
+DOT_AVX2(3, 4)
+DOT_AVX2(3, 3)
+DOT_AVX2(3, 2)
+DOT_AVX2(3, 1)
+DOT_AVX2(2, 4)
+DOT_AVX2(2, 3)
+DOT_AVX2(2, 2)
+DOT_AVX2(2, 1)
+DOT_AVX2(1, 4)
+DOT_AVX2(1, 3)
+DOT_AVX2(1, 2)
+DOT_AVX2(1, 1)
+
+typedef void (*dot_fn)(float *, int, const float *, int, const float *, int, const float *, int, float, float *, int);
+static const dot_fn dot_avx2_tab[3][4] = {
+    {dot_avx2_1x1, dot_avx2_1x2, dot_avx2_1x3, dot_avx2_1x4},
+    {dot_avx2_2x1, dot_avx2_2x2, dot_avx2_2x3, dot_avx2_2x4},
+    {dot_avx2_3x1, dot_avx2_3x2, dot_avx2_3x3, dot_avx2_3x4},
+};
+
+/* ---- fp32 AVX-512: MR 4 x NR 6 ---------------------------------------------------------- */
+__attribute__((target("avx512f"), always_inline)) static inline float hsum16(__m512 v)
+{
+    __m256 lo = _mm512_castps512_ps256(v), hi = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1));
+    __m256 s = _mm256_add_ps(lo, hi); /* l, l+8 */
+    __m128 x = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
+    x = _mm_add_ps(x, _mm_movehl_ps(x, x));
+    x = _mm_add_ss(x, _mm_shuffle_ps(x, x, 1));
+    return _mm_cvtss_f32(x);
+}
+
+#define DOT_AVX512(MR_, NR_)                                                                                          \
+    __attribute__((target("avx512f"))) static void dot_avx512_##MR_##x##NR_(                                        \
+        float *c, int ldc, const float *a, int lda, const float *w, int ldw, const float *bias, int K, float alpha,   \
+        float *io, int fl)                                                                                            \
+    {                                                                                                                 \
+        __m512 acc[MR_][NR_];                                                                                         \
+        _Pragma("GCC unroll 6") for (int i = 0; i < MR_; i++) _Pragma("GCC unroll 6") for (int j = 0; j < NR_; j++) \
+            acc[i][j] = (fl & FL_LOAD) ? _mm512_loadu_ps(io + (i * NR_ + j) * 16) : _mm512_setzero_ps();            \
+        int k = 0;                                                                                                    \
+        for (; k + 16 <= K; k += 16) {                                                                                \
+            __m512 av[MR_];                                                                                           \
+            _Pragma("GCC unroll 6") for (int i = 0; i < MR_; i++) av[i] = _mm512_loadu_ps(a + (size_t)i * lda + k);   \
+            _Pragma("GCC unroll 6") for (int j = 0; j < NR_; j++)                                                     \
+            {                                                                                                         \
+                __m512 wv = _mm512_loadu_ps(w + (size_t)j * ldw + k);                                                 \
+                _Pragma("GCC unroll 6") for (int i = 0; i < MR_; i++) acc[i][j] = _mm512_fmadd_ps(av[i], wv, acc[i][j]); \
+            }                                                                                                         \
+        }                                                                                                             \
+        if (k < K) {                                                                                                  \
+            __mmask16 mk = (__mmask16)((1u << (K - k)) - 1);                                                          \
+            __m512 av[MR_];                                                                                           \
+            _Pragma("GCC unroll 6") for (int i = 0; i < MR_; i++) av[i] = _mm512_maskz_loadu_ps(mk, a + (size_t)i * lda + k); \
+            _Pragma("GCC unroll 6") for (int j = 0; j < NR_; j++)                                                     \
+            {                                                                                                         \
+                __m512 wv = _mm512_maskz_loadu_ps(mk, w + (size_t)j * ldw + k);                                       \
+                _Pragma("GCC unroll 6") for (int i = 0; i < MR_; i++) acc[i][j] = _mm512_fmadd_ps(av[i], wv, acc[i][j]); \
+            }                                                                                                         \
+        }                                                                                                             \
+        if (fl & FL_SAVE) {                                                                                           \
+            _Pragma("GCC unroll 6") for (int i = 0; i < MR_; i++) _Pragma("GCC unroll 6") for (int j = 0; j < NR_; j++) \
+                _mm512_storeu_ps(io + (i * NR_ + j) * 16, acc[i][j]);                                                 \
+            return;                                                                                                   \
+        }                                                                                                             \
+        for (int i = 0; i < MR_; i++)                                                                                 \
+            for (int j = 0; j < NR_; j++) {                                                                           \
+                float s = hsum16(acc[i][j]) * alpha;                                                                  \
+                if (bias) s += bias[j];                                                                               \
+                c[(size_t)i * ldc + j] = s;                                                                           \
+            }                                                                                                         \
+    }
+#define DOT_AVX512_ROW(M_) DOT_AVX512(M_, 1) DOT_AVX512(M_, 2) DOT_AVX512(M_, 3) DOT_AVX512(M_, 4) DOT_AVX512(M_, 5) DOT_AVX512(M_, 6)
+DOT_AVX512_ROW(1)
+DOT_AVX512_ROW(2)
+DOT_AVX512_ROW(3)
+DOT_AVX512_ROW(4)
+#define TAB512(M_) {dot_avx512_##M_##x1, dot_avx512_##M_##x2, dot_avx512_##M_##x3, dot_avx512_##M_##x4, dot_avx512_##M_##x5, dot_avx512_##M_##x6}
+static const dot_fn dot_avx512_tab[4][6] = {TAB512(1), TAB512(2), TAB512(3), TAB512(4)};
+#endif
+
+/* Register-block shape of the active level. */
+static void block_shape(int *mr, int *nr)
+{
+    if (G.level == LV_AVX512) *mr = 4, *nr = 6;
+    else *mr = 3, *nr = 4;
+}
+
+/* One MR x NR (or smaller) block. */
+static inline void dot_block(float *c, int ldc, const float *a, int lda, const float *w, int ldw, const float *bias,
+                             int mr, int nr, int K, float alpha, float *io, int fl)
+{
+#ifdef JC_X86
+    if (G.level == LV_AVX512) {
+        dot_avx512_tab[mr - 1][nr - 1](c, ldc, a, lda, w, ldw, bias, K, alpha, io, fl);
+        return;
+    }
+    if (G.level == LV_AVX2) {
+        dot_avx2_tab[mr - 1][nr - 1](c, ldc, a, lda, w, ldw, bias, K, alpha, io, fl);
+        return;
+    }
+#endif
+    dot_block_portable(c, ldc, a, lda, w, ldw, bias, mr, nr, K, alpha, io, fl);
+}
+
+/* Serial tile of at most MB x NBMAX outputs: k slices of KC outside (so that the tile's
+ * slice of inp, MB x KC, stays in L1 with one NR block of W), then NR blocks of W, then
+ * MR strips of inp. Lane accumulators of the unfinished blocks wait in io. */
+static void dot_tile(float *c, int ldc, const float *a, int lda, const float *w, int ldw, const float *bias, int M,
+                     int N, int K, float alpha)
+{
+    int MR, NR;
+    block_shape(&MR, &NR);
+    _Alignas(64) float io[MB * NBMAX * 16];
+    int nk = K <= KC ? 1 : (K + KC - 1) / KC;
+    for (int kb = 0; kb < nk; kb++) {
+        int k0 = kb * KC, kc = nk == 1 ? K : (K - k0 < KC ? K - k0 : KC);
+        int fl = (kb > 0 ? FL_LOAD : 0) | (kb < nk - 1 ? FL_SAVE : 0);
+        int blk = 0;
+        for (int j = 0; j < N; j += NR) {
+            int nr = N - j < NR ? N - j : NR;
+            for (int i = 0; i < M; i += MR, blk++) {
+                int mr = M - i < MR ? M - i : MR;
+                dot_block(c + (size_t)i * ldc + j, ldc, a + (size_t)i * lda + k0, lda, w + (size_t)j * ldw + k0, ldw,
+                          bias ? bias + j : NULL, mr, nr, kc, alpha, io + (size_t)blk * MR * NR * 16, fl);
+            }
+        }
+    }
+}
+
+static void gemm_dot_tiles(float *c, int ldc, const float *a, int lda, const float *w, int ldw, const float *bias,
+                           int M, int N, int K, float alpha)
+{
+    for (int i = 0; i < M; i += MB)
+        for (int j = 0; j < N; j += NBMAX) {
+            int m = M - i < MB ? M - i : MB, n = N - j < NBMAX ? N - j : NBMAX;
+            dot_tile(c + (size_t)i * ldc + j, ldc, a + (size_t)i * lda, lda, w + (size_t)j * ldw, ldw,
+                     bias ? bias + j : NULL, m, n, K, alpha);
+        }
+}
+
+void gemm_dot(float *c, int ldc, const float *a, int lda, const float *w, int ldw, const float *bias, int M, int N,
+              int K, float alpha)
+{
+    if (M <= 0 || N <= 0) return;
+    gemm_init();
+    gemm_dot_tiles(c, ldc, a, lda, w, ldw, bias, M, N, K, alpha);
+}
+
+/* NB: rows of W per task tile, a multiple of 12 (both NR values divide it). */
+static int pick_nb(int K, int N)
+{
+    (void)K;
+    return N < NBMAX ? N : NBMAX;
+}
+
+/* Task order: groups of GM row tiles; inside a group the column tile changes slowest, so a
+ * tile of W (NB rows) is reused from L2 by the group's GM row tiles in a row, while the
+ * group's rows of inp (GM*MB rows) stay in L3. (Row-major task order re-read all of W from
+ * memory once per row tile: 200 MB per fc1 GEMM at batch 8.) */
+#define GM 8
+static void task_tile(int task, int M, int tiles_n, int nb, int *m0, int *n0)
+{
+    int tiles_m = (M + MB - 1) / MB, per_group = GM * tiles_n;
+    int g = task / per_group, r = task % per_group;
+    int gm = tiles_m - g * GM < GM ? tiles_m - g * GM : GM;
+    *m0 = (g * GM + r % gm) * MB;
+    *n0 = (r / gm) * nb;
+}
+
 typedef struct {
     float *out;
     const float *inp, *w, *bias;
-    int M, K, N, tiles_n;
+    int M, K, N, nb, tiles_n;
 } gemm_job;
 
 static void gemm_task(void *ctx, int task, int thread)
 {
     (void)thread;
     const gemm_job *j = ctx;
-    int m0 = (task / j->tiles_n) * MB, n0 = (task % j->tiles_n) * NB;
+    int m0, n0;
+    task_tile(task, j->M, j->tiles_n, j->nb, &m0, &n0);
     int mb = j->M - m0 < MB ? j->M - m0 : MB;
-    int nb = j->N - n0 < NB ? j->N - n0 : NB;
-    _Alignas(64) float bp[KC * NB];
-    _Alignas(64) float ctile[MR * NB];
-    _Alignas(64) float atile[MR * KC];
-    const int K = j->K, N = j->N;
-    /* start from the bias */
-    for (int i = 0; i < mb; i++) {
-        float *o = j->out + (size_t)(m0 + i) * N + n0;
-        if (j->bias) memcpy(o, j->bias + n0, (size_t)nb * sizeof(float));
-        else memset(o, 0, (size_t)nb * sizeof(float));
-    }
-    for (int k0 = 0; k0 < K; k0 += KC) {
-        int kc = K - k0 < KC ? K - k0 : KC;
-        /* pack W[n0..n0+nb, k0..k0+kc] as bp[k][n], zero past nb */
-        for (int n = 0; n < NB; n++) {
-            if (n < nb) {
-                const float *wr = j->w + (size_t)(n0 + n) * K + k0;
-                for (int k = 0; k < kc; k++) bp[k * NB + n] = wr[k];
-            } else {
-                for (int k = 0; k < kc; k++) bp[k * NB + n] = 0.0f;
-            }
-        }
-        for (int i = 0; i < mb; i += MR) {
-            int mr = mb - i < MR ? mb - i : MR;
-            const float *a = j->inp + (size_t)(m0 + i) * K + k0;
-            int lda = K;
-            if (mr < MR) { /* copy the short strip, zero the missing rows */
-                memset(atile, 0, sizeof atile);
-                for (int r = 0; r < mr; r++) memcpy(atile + r * KC, a + (size_t)r * K, (size_t)kc * sizeof(float));
-                a = atile, lda = KC;
-            }
-            for (int jn = 0; jn < NB; jn += G.nr) {
-                if (jn >= nb) break;
-                float *c = j->out + (size_t)(m0 + i) * N + n0 + jn;
-                int w = nb - jn < G.nr ? nb - jn : G.nr;
-                if (mr == MR && w == G.nr) {
-                    G.fn(kc, a, lda, bp + jn, c, N);
-                } else {
-                    for (int r = 0; r < MR; r++)
-                        for (int q = 0; q < G.nr; q++) ctile[r * NB + q] = (r < mr && q < w) ? c[(size_t)r * N + q] : 0.0f;
-                    G.fn(kc, a, lda, bp + jn, ctile, NB);
-                    for (int r = 0; r < mr; r++) memcpy(c + (size_t)r * N, ctile + r * NB, (size_t)w * sizeof(float));
-                }
-            }
-        }
-    }
-}
-
-/* A small product with edge tiles in every direction, SIMD kernel vs portable kernel. */
-static bool self_check(void)
-{
-    enum { M = 13, K = 300, N = 70 };
-    static float a[M * K], w[N * K], bias[N], o1[M * N], o2[M * N];
-    for (int i = 0; i < M * K; i++) a[i] = (float)((i * 37) % 101) / 50.0f - 1.0f;
-    for (int i = 0; i < N * K; i++) w[i] = (float)((i * 53) % 97) / 48.0f - 1.0f;
-    for (int i = 0; i < N; i++) bias[i] = (float)i / 10.0f;
-    gemm_job j = {o1, a, w, bias, M, K, N, (N + NB - 1) / NB};
-    int tasks = ((M + MB - 1) / MB) * j.tiles_n;
-    for (int t = 0; t < tasks; t++) gemm_task(&j, t, 0);
-    ukernel_fn fn = G.fn;
-    int nr = G.nr;
-    G.fn = ukernel_portable, G.nr = 16;
-    j.out = o2;
-    for (int t = 0; t < tasks; t++) gemm_task(&j, t, 0);
-    G.fn = fn, G.nr = nr;
-    for (int i = 0; i < M * N; i++)
-        if (fabsf(o1[i] - o2[i]) > 1e-3f * (1.0f + fabsf(o2[i]))) return false;
-    return true;
+    int nb = j->N - n0 < j->nb ? j->N - n0 : j->nb;
+    dot_tile(j->out + (size_t)m0 * j->N + n0, j->N, j->inp + (size_t)m0 * j->K, j->K, j->w + (size_t)n0 * j->K, j->K,
+             j->bias ? j->bias + n0 : NULL, mb, nb, j->K, 1.0f);
 }
 
 void matmul_forward(jaclip_pool *pool, float *out, const float *inp, const float *w, const float *bias, int M, int K,
@@ -236,7 +397,440 @@ void matmul_forward(jaclip_pool *pool, float *out, const float *inp, const float
 {
     if (M <= 0 || N <= 0) return;
     gemm_init();
-    gemm_job j = {out, inp, w, bias, M, K, N, (N + NB - 1) / NB};
+    int nb = pick_nb(K, N);
+    /* small M (a batch-1 text): split N finer so that both threads stream W */
+    if (M <= MB) {
+        int threads = pool ? jaclip_pool_size(pool) : 1;
+        while (nb > 12 && (N + nb - 1) / nb < 4 * threads) nb -= 12;
+    }
+    gemm_job j = {out, inp, w, bias, M, K, N, nb, (N + nb - 1) / nb};
     int tasks = ((M + MB - 1) / MB) * j.tiles_n;
+    double t0 = kprof_enabled() ? jc_now() : 0;
     jc_pool_run(pool, tasks, gemm_task, &j);
+    if (t0 > 0) {
+        char name[48];
+        snprintf(name, sizeof name, "gemm fp32 K=%d N=%d", K, N);
+        kprof_add(name, jc_now() - t0, 2.0 * M * K * N);
+    }
+}
+
+/* ==== int8 ================================================================================
+ * Weights: symmetric int8 per output channel, w ≈ q·scale, q in [-127, 127], plus the row
+ * sums of q. Activations: asymmetric 7-bit per row, a ≈ sa·(x − z) with x in [0, 127]
+ * (the same step as symmetric 8-bit over the row's range). Products x·q then never
+ * saturate the 16-bit pair sums of AVX2 vpmaddubsw (2·127·127 < 32767), so
+ *   Σ a·w ≈ sa·sw·(Σ x·q − z·Σ q)
+ * is exact integer arithmetic at every dispatch level (AVX2 vpmaddubsw+vpmaddwd, AVX-512
+ * the same on zmm, or vpdpbusd with VNNI, portable C). */
+#define KQ 64 /* K padding of the int8 rows: one zmm */
+
+void gemm_q8_free(gemm_q8 *q)
+{
+    if (!q) return;
+    jc_free_aligned(q->q);
+    free(q->scale);
+    free(q->rowsum);
+    memset(q, 0, sizeof *q);
+}
+
+typedef struct {
+    gemm_q8 *q;
+    const float *w;
+} q8_quant_job;
+
+#ifdef JC_X86
+/* max |r[k]| over the multiple-of-8 prefix; returns how many were done */
+__attribute__((target("avx2,fma"))) static int q8_absmax_avx2(const float *r, int K, float *amax)
+{
+    __m256 m = _mm256_setzero_ps(), sgn = _mm256_set1_ps(-0.0f);
+    int k = 0;
+    for (; k + 8 <= K; k += 8) m = _mm256_max_ps(m, _mm256_andnot_ps(sgn, _mm256_loadu_ps(r + k)));
+    float t[8];
+    _mm256_storeu_ps(t, m);
+    for (int q = 0; q < 8; q++) *amax = fmaxf(*amax, t[q]);
+    return k;
+}
+
+/* o[k] = clamp(round(r[k]*inv), -127, 127), sum += o[k], over the multiple-of-8 prefix */
+__attribute__((target("avx2,fma"))) static int q8_wquant_avx2(const float *r, int K, float inv, int8_t *o, int32_t *sum)
+{
+    __m256 iv = _mm256_set1_ps(inv);
+    __m256i lo = _mm256_set1_epi32(-127), hi = _mm256_set1_epi32(127), acc = _mm256_setzero_si256();
+    int k = 0;
+    for (; k + 8 <= K; k += 8) {
+        __m256i q = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(r + k), iv));
+        q = _mm256_min_epi32(_mm256_max_epi32(q, lo), hi);
+        acc = _mm256_add_epi32(acc, q);
+        __m128i p16 = _mm_packs_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
+        _mm_storel_epi64((__m128i *)(void *)(o + k), _mm_packs_epi16(p16, p16));
+    }
+    int32_t t[8];
+    _mm256_storeu_si256((__m256i *)(void *)t, acc);
+    for (int q = 0; q < 8; q++) *sum += t[q];
+    return k;
+}
+#endif
+
+static void q8_quant_task(void *ctx, int task, int thread)
+{
+    (void)thread;
+    const q8_quant_job *j = ctx;
+    gemm_q8 *q = j->q;
+    for (int n = task * 64; n < q->N && n < task * 64 + 64; n++) {
+        const float *r = j->w + (size_t)n * q->K;
+        float amax = 0;
+        int k0 = 0;
+#ifdef JC_X86
+        bool v = G.level >= LV_AVX2;
+        if (v) k0 = q8_absmax_avx2(r, q->K, &amax);
+#endif
+        for (int k = k0; k < q->K; k++) amax = fmaxf(amax, fabsf(r[k]));
+        float s = amax > 0 ? amax / 127.0f : 1.0f, inv = 1.0f / s;
+        int8_t *o = q->q + (size_t)n * q->Kp;
+        int32_t sum = 0;
+        k0 = 0;
+#ifdef JC_X86
+        if (v) k0 = q8_wquant_avx2(r, q->K, inv, o, &sum);
+#endif
+        for (int k = k0; k < q->K; k++) {
+            long v = lrintf(r[k] * inv);
+            v = v > 127 ? 127 : v < -127 ? -127 : v;
+            o[k] = (int8_t)v;
+            sum += (int32_t)v;
+        }
+        for (int k = q->K; k < q->Kp; k++) o[k] = 0;
+        q->scale[n] = s;
+        q->rowsum[n] = sum;
+    }
+}
+
+bool gemm_q8_quantize(jaclip_pool *pool, gemm_q8 *q, const float *w, int N, int K)
+{
+    gemm_init();
+    memset(q, 0, sizeof *q);
+    q->N = N, q->K = K, q->Kp = (K + KQ - 1) / KQ * KQ;
+    q->q = jc_malloc_aligned((size_t)N * q->Kp);
+    q->scale = malloc((size_t)N * sizeof(float));
+    q->rowsum = malloc((size_t)N * sizeof(int32_t));
+    if (!q->q || !q->scale || !q->rowsum) {
+        gemm_q8_free(q);
+        return false;
+    }
+    q8_quant_job j = {q, w};
+    jc_pool_run(pool, (N + 63) / 64, q8_quant_task, &j);
+    return true;
+}
+
+/* Exact int32 dot products of u8 (a) and s8 (w) rows over one k slice; io/fl as fp32. */
+static void q8_block_portable(int32_t *c, int ldc, const uint8_t *a, int lda, const int8_t *w, int ldw, int mr,
+                              int nr, int Kp, int32_t *io, int fl)
+{
+    for (int i = 0; i < mr; i++)
+        for (int j = 0; j < nr; j++) {
+            int32_t s = (fl & FL_LOAD) ? io[i * nr + j] : 0;
+            const uint8_t *x = a + (size_t)i * lda;
+            const int8_t *y = w + (size_t)j * ldw;
+            for (int k = 0; k < Kp; k++) s += (int32_t)x[k] * y[k];
+            if (fl & FL_SAVE) io[i * nr + j] = s;
+            else c[(size_t)i * ldc + j] = s;
+        }
+}
+
+#ifdef JC_X86
+__attribute__((target("avx2"), always_inline)) static inline int32_t hsum8i(__m256i v)
+{
+    __m128i x = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    x = _mm_add_epi32(x, _mm_shuffle_epi32(x, 0x4e));
+    x = _mm_add_epi32(x, _mm_shuffle_epi32(x, 0xb1));
+    return _mm_cvtsi128_si32(x);
+}
+
+#define Q8_AVX2(MR_, NR_)                                                                                             \
+    __attribute__((target("avx2"))) static void q8_avx2_##MR_##x##NR_(int32_t *c, int ldc, const uint8_t *a, int lda, \
+                                                                       const int8_t *w, int ldw, int Kp, int32_t *io,  \
+                                                                       int fl)                                        \
+    {                                                                                                                 \
+        const __m256i ones = _mm256_set1_epi16(1);                                                                    \
+        __m256i acc[MR_][NR_];                                                                                        \
+        _Pragma("GCC unroll 4") for (int i = 0; i < MR_; i++) _Pragma("GCC unroll 4") for (int j = 0; j < NR_; j++) \
+            acc[i][j] = (fl & FL_LOAD) ? _mm256_loadu_si256((const __m256i *)(io + (i * NR_ + j) * 8))               \
+                                       : _mm256_setzero_si256();                                                      \
+        for (int k = 0; k < Kp; k += 32) {                                                                            \
+            __m256i av[MR_];                                                                                          \
+            _Pragma("GCC unroll 4") for (int i = 0; i < MR_; i++) av[i] =                                             \
+                _mm256_load_si256((const __m256i *)(a + (size_t)i * lda + k));                                        \
+            _Pragma("GCC unroll 4") for (int j = 0; j < NR_; j++)                                                     \
+            {                                                                                                         \
+                __m256i wv = _mm256_load_si256((const __m256i *)(w + (size_t)j * ldw + k));                           \
+                _Pragma("GCC unroll 4") for (int i = 0; i < MR_; i++) acc[i][j] = _mm256_add_epi32(                   \
+                    acc[i][j], _mm256_madd_epi16(_mm256_maddubs_epi16(av[i], wv), ones));                             \
+            }                                                                                                         \
+        }                                                                                                             \
+        if (fl & FL_SAVE) {                                                                                           \
+            _Pragma("GCC unroll 4") for (int i = 0; i < MR_; i++) _Pragma("GCC unroll 4") for (int j = 0; j < NR_; j++) \
+                _mm256_storeu_si256((__m256i *)(io + (i * NR_ + j) * 8), acc[i][j]);                                  \
+            return;                                                                                                   \
+        }                                                                                                             \
+        for (int i = 0; i < MR_; i++)                                                                                 \
+            for (int j = 0; j < NR_; j++) c[(size_t)i * ldc + j] = hsum8i(acc[i][j]);                                 \
+    }
+Q8_AVX2(3, 3)
+Q8_AVX2(3, 2)
+Q8_AVX2(3, 1)
+Q8_AVX2(2, 3)
+Q8_AVX2(2, 2)
+Q8_AVX2(2, 1)
+Q8_AVX2(1, 3)
+Q8_AVX2(1, 2)
+Q8_AVX2(1, 1)
+typedef void (*q8_fn)(int32_t *, int, const uint8_t *, int, const int8_t *, int, int, int32_t *, int);
+static const q8_fn q8_avx2_tab[3][3] = {{q8_avx2_1x1, q8_avx2_1x2, q8_avx2_1x3},
+                                       {q8_avx2_2x1, q8_avx2_2x2, q8_avx2_2x3},
+                                       {q8_avx2_3x1, q8_avx2_3x2, q8_avx2_3x3}};
+
+#define Q8_AVX512(MR_, NR_, VNNI_, SUF_, TGT_)                                                                      \
+    __attribute__((target(TGT_))) static void q8_avx512##SUF_##_##MR_##x##NR_(                                      \
+        int32_t *c, int ldc, const uint8_t *a, int lda, const int8_t *w, int ldw, int Kp, int32_t *io, int fl)      \
+    {                                                                                                               \
+        const __m512i ones = _mm512_set1_epi16(1);                                                                  \
+        __m512i acc[MR_][NR_];                                                                                      \
+        _Pragma("GCC unroll 4") for (int i = 0; i < MR_; i++) _Pragma("GCC unroll 4") for (int j = 0; j < NR_; j++) \
+            acc[i][j] = (fl & FL_LOAD) ? _mm512_loadu_si512((const void *)(io + (i * NR_ + j) * 16))                \
+                                       : _mm512_setzero_si512();                                                    \
+        for (int k = 0; k < Kp; k += 64) {                                                                          \
+            __m512i av[MR_];                                                                                        \
+            _Pragma("GCC unroll 4") for (int i = 0; i < MR_; i++) av[i] =                                           \
+                _mm512_load_si512((const void *)(a + (size_t)i * lda + k));                                         \
+            _Pragma("GCC unroll 4") for (int j = 0; j < NR_; j++)                                                   \
+            {                                                                                                       \
+                __m512i wv = _mm512_load_si512((const void *)(w + (size_t)j * ldw + k));                            \
+                _Pragma("GCC unroll 4") for (int i = 0; i < MR_; i++) acc[i][j] =                                   \
+                    VNNI_ ? _mm512_dpbusd_epi32(acc[i][j], av[i], wv)                                               \
+                          : _mm512_add_epi32(acc[i][j], _mm512_madd_epi16(_mm512_maddubs_epi16(av[i], wv), ones));  \
+            }                                                                                                       \
+        }                                                                                                           \
+        if (fl & FL_SAVE) {                                                                                         \
+            _Pragma("GCC unroll 4") for (int i = 0; i < MR_; i++) _Pragma("GCC unroll 4") for (int j = 0; j < NR_; j++) \
+                _mm512_storeu_si512((void *)(io + (i * NR_ + j) * 16), acc[i][j]);                                  \
+            return;                                                                                                 \
+        }                                                                                                           \
+        for (int i = 0; i < MR_; i++)                                                                               \
+            for (int j = 0; j < NR_; j++) c[(size_t)i * ldc + j] = _mm512_reduce_add_epi32(acc[i][j]);              \
+    }
+#define Q8_512_ROW(M_, V_, S_, T_) Q8_AVX512(M_, 1, V_, S_, T_) Q8_AVX512(M_, 2, V_, S_, T_) Q8_AVX512(M_, 3, V_, S_, T_) Q8_AVX512(M_, 4, V_, S_, T_)
+Q8_512_ROW(1, 0, , "avx512f,avx512bw")
+Q8_512_ROW(2, 0, , "avx512f,avx512bw")
+Q8_512_ROW(3, 0, , "avx512f,avx512bw")
+Q8_512_ROW(4, 0, , "avx512f,avx512bw")
+Q8_512_ROW(1, 1, v, "avx512f,avx512bw,avx512vnni")
+Q8_512_ROW(2, 1, v, "avx512f,avx512bw,avx512vnni")
+Q8_512_ROW(3, 1, v, "avx512f,avx512bw,avx512vnni")
+Q8_512_ROW(4, 1, v, "avx512f,avx512bw,avx512vnni")
+#define TABQ(S_, M_) {q8_avx512##S_##_##M_##x1, q8_avx512##S_##_##M_##x2, q8_avx512##S_##_##M_##x3, q8_avx512##S_##_##M_##x4}
+static const q8_fn q8_avx512_tab[4][4] = {TABQ(, 1), TABQ(, 2), TABQ(, 3), TABQ(, 4)};
+static const q8_fn q8_avx512v_tab[4][4] = {TABQ(v, 1), TABQ(v, 2), TABQ(v, 3), TABQ(v, 4)};
+#endif
+
+static void q8_shape(int *mr, int *nr)
+{
+    if (G.level == LV_AVX512) *mr = 4, *nr = 4;
+    else *mr = 3, *nr = 3;
+}
+
+static inline void q8_block(int32_t *c, int ldc, const uint8_t *a, int lda, const int8_t *w, int ldw, int mr, int nr,
+                            int Kp, int32_t *io, int fl)
+{
+#ifdef JC_X86
+    if (G.level == LV_AVX512) {
+        (G.vnni ? q8_avx512v_tab : q8_avx512_tab)[mr - 1][nr - 1](c, ldc, a, lda, w, ldw, Kp, io, fl);
+        return;
+    }
+    if (G.level == LV_AVX2) {
+        q8_avx2_tab[mr - 1][nr - 1](c, ldc, a, lda, w, ldw, Kp, io, fl);
+        return;
+    }
+#endif
+    q8_block_portable(c, ldc, a, lda, w, ldw, mr, nr, Kp, io, fl);
+}
+
+/* int32 tile of at most MB x NBMAX, k slices of KCQ outside (as dot_tile). */
+static void q8_tile(int32_t *c, int ldc, const uint8_t *a, int lda, const int8_t *w, int ldw, int M, int N, int Kp)
+{
+    int MR, NR;
+    q8_shape(&MR, &NR);
+    _Alignas(64) int32_t io[MB * NBMAX * 16];
+    int nk = (Kp + KCQ - 1) / KCQ;
+    for (int kb = 0; kb < nk; kb++) {
+        int k0 = kb * KCQ, kc = Kp - k0 < KCQ ? Kp - k0 : KCQ;
+        int fl = (kb > 0 ? FL_LOAD : 0) | (kb < nk - 1 ? FL_SAVE : 0);
+        int blk = 0;
+        for (int j = 0; j < N; j += NR) {
+            int nr = N - j < NR ? N - j : NR;
+            for (int i = 0; i < M; i += MR, blk++) {
+                int mr = M - i < MR ? M - i : MR;
+                q8_block(c + (size_t)i * ldc + j, ldc, a + (size_t)i * lda + k0, lda, w + (size_t)j * ldw + k0, ldw,
+                         mr, nr, kc, io + (size_t)blk * MR * NR * 16, fl);
+            }
+        }
+    }
+}
+
+typedef struct {
+    float *out;
+    const float *inp, *bias;
+    const gemm_q8 *w;
+    uint8_t *aq;   /* (M, Kp) quantized activations */
+    float *ascale; /* (M) */
+    int32_t *azero; /* (M) */
+    int M, nb, tiles_n;
+} q8_job;
+
+#ifdef JC_X86
+/* The same as the scalar loops below (cvtps rounds to nearest even like lrintf). */
+__attribute__((target("avx2,fma"))) static int q8_row_minmax_avx2(const float *r, int K, float *mn, float *mx)
+{
+    __m256 lo = _mm256_setzero_ps(), hi = _mm256_setzero_ps();
+    int k = 0;
+    for (; k + 8 <= K; k += 8) {
+        __m256 v = _mm256_loadu_ps(r + k);
+        lo = _mm256_min_ps(lo, v), hi = _mm256_max_ps(hi, v);
+    }
+    float l[8], h[8];
+    _mm256_storeu_ps(l, lo), _mm256_storeu_ps(h, hi);
+    for (int q = 0; q < 8; q++) *mn = fminf(*mn, l[q]), *mx = fmaxf(*mx, h[q]);
+    return k;
+}
+
+__attribute__((target("avx2,fma"))) static int q8_row_quant_avx2(const float *r, int K, float inv, int z, uint8_t *o)
+{
+    __m256 iv = _mm256_set1_ps(inv);
+    __m256i zv = _mm256_set1_epi32(z), lo = _mm256_setzero_si256(), hi = _mm256_set1_epi32(127);
+    int k = 0;
+    for (; k + 8 <= K; k += 8) {
+        __m256i q = _mm256_add_epi32(_mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(r + k), iv)), zv);
+        q = _mm256_min_epi32(_mm256_max_epi32(q, lo), hi);
+        __m128i p16 = _mm_packus_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
+        _mm_storel_epi64((__m128i *)(void *)(o + k), _mm_packus_epi16(p16, p16));
+    }
+    return k;
+}
+#endif
+
+/* Per-row asymmetric 7-bit quantization: x = clamp(round(a/s) + z, 0, 127). */
+void gemm_q8_quantize_row(const float *r, int K, int Kp, uint8_t *o, float *scale, int32_t *zero)
+{
+    float mn = 0, mx = 0; /* the range always holds 0, so z is in [0, 127] */
+    int k0 = 0;
+#ifdef JC_X86
+    bool v = G.level >= LV_AVX2;
+    if (v) k0 = q8_row_minmax_avx2(r, K, &mn, &mx);
+#endif
+    for (int k = k0; k < K; k++) mn = fminf(mn, r[k]), mx = fmaxf(mx, r[k]);
+    float s = mx > mn ? (mx - mn) / 127.0f : 1.0f, inv = 1.0f / s;
+    long z = lrintf(-mn * inv);
+    z = z < 0 ? 0 : z > 127 ? 127 : z;
+    k0 = 0;
+#ifdef JC_X86
+    if (v) k0 = q8_row_quant_avx2(r, K, inv, (int)z, o);
+#endif
+    for (int k = k0; k < K; k++) {
+        long v = lrintf(r[k] * inv) + z;
+        o[k] = (uint8_t)(v < 0 ? 0 : v > 127 ? 127 : v);
+    }
+    for (int k = K; k < Kp; k++) o[k] = 0;
+    *scale = s;
+    *zero = (int32_t)z;
+}
+
+static void q8_act_task(void *ctx, int task, int thread)
+{
+    (void)thread;
+    const q8_job *j = ctx;
+    int K = j->w->K, Kp = j->w->Kp;
+    for (int m = task * 16; m < j->M && m < task * 16 + 16; m++)
+        gemm_q8_quantize_row(j->inp + (size_t)m * K, K, Kp, j->aq + (size_t)m * Kp, &j->ascale[m], &j->azero[m]);
+}
+
+static void q8_task(void *ctx, int task, int thread)
+{
+    (void)thread;
+    const q8_job *j = ctx;
+    const gemm_q8 *W = j->w;
+    int N = W->N, Kp = W->Kp;
+    int m0, n0;
+    task_tile(task, j->M, j->tiles_n, j->nb, &m0, &n0);
+    int mb = j->M - m0 < MB ? j->M - m0 : MB;
+    int nb = N - n0 < j->nb ? N - n0 : j->nb;
+    _Alignas(64) int32_t acc[MB * NBMAX];
+    q8_tile(acc, nb, j->aq + (size_t)m0 * Kp, Kp, W->q + (size_t)n0 * Kp, Kp, mb, nb, Kp);
+    for (int r = 0; r < mb; r++) {
+        float sa = j->ascale[m0 + r];
+        int32_t z = j->azero[m0 + r];
+        float *o = j->out + (size_t)(m0 + r) * N + n0;
+        const int32_t *ar = acc + (size_t)r * nb;
+        for (int q = 0; q < nb; q++) {
+            float v = (float)(ar[q] - z * W->rowsum[n0 + q]) * (sa * W->scale[n0 + q]);
+            o[q] = j->bias ? v + j->bias[n0 + q] : v;
+        }
+    }
+}
+
+/* A grow-only scratch for the quantized activations, shared by calls that do not overlap;
+ * an overlapping call gets its own allocation. */
+static pthread_mutex_t q8_mu = PTHREAD_MUTEX_INITIALIZER;
+static void *q8_buf;
+static size_t q8_cap;
+
+void matmul_q8_forward(jaclip_pool *pool, float *out, const float *inp, const gemm_q8 *w, const float *bias, int M)
+{
+    if (M <= 0 || w->N <= 0) return;
+    gemm_init();
+    size_t abytes = ((size_t)M * w->Kp + 63) / 64 * 64;
+    size_t need = abytes + (size_t)M * (sizeof(float) + sizeof(int32_t)) + 64;
+    bool locked = pthread_mutex_trylock(&q8_mu) == 0;
+    void *buf = NULL;
+    if (locked) {
+        if (q8_cap < need) {
+            jc_free_aligned(q8_buf);
+            q8_buf = jc_malloc_aligned(need);
+            q8_cap = q8_buf ? need : 0;
+        }
+        buf = q8_buf;
+    }
+    bool own = false;
+    if (!buf) {
+        buf = jc_malloc_aligned(need);
+        own = true;
+    }
+    if (!buf) { /* out of memory: the fp32 product with the dequantized weights, row by row */
+        if (locked) pthread_mutex_unlock(&q8_mu);
+        float *wr = malloc((size_t)w->K * sizeof(float));
+        for (int n = 0; wr && n < w->N; n++) {
+            for (int k = 0; k < w->K; k++) wr[k] = w->q[(size_t)n * w->Kp + k] * w->scale[n];
+            for (int m = 0; m < M; m++) {
+                double s = bias ? bias[n] : 0;
+                for (int k = 0; k < w->K; k++) s += (double)inp[(size_t)m * w->K + k] * wr[k];
+                out[(size_t)m * w->N + n] = (float)s;
+            }
+        }
+        free(wr);
+        return;
+    }
+    int nb = pick_nb(w->Kp / 4, w->N);
+    if (M <= MB) {
+        int threads = pool ? jaclip_pool_size(pool) : 1;
+        while (nb > 12 && (w->N + nb - 1) / nb < 4 * threads) nb -= 12;
+    }
+    float *ascale = (float *)(void *)((char *)buf + abytes);
+    q8_job j = {out, inp, bias, w, buf, ascale, (int32_t *)(void *)(ascale + M), M, nb, (w->N + nb - 1) / nb};
+    double t0 = kprof_enabled() ? jc_now() : 0;
+    jc_pool_run(pool, (M + 15) / 16, q8_act_task, &j);
+    jc_pool_run(pool, ((M + MB - 1) / MB) * j.tiles_n, q8_task, &j);
+    if (t0 > 0) {
+        char name[48];
+        snprintf(name, sizeof name, "gemm int8 K=%d N=%d", w->K, w->N);
+        kprof_add(name, jc_now() - t0, 2.0 * M * w->K * w->N);
+    }
+    if (own) jc_free_aligned(buf);
+    if (locked) pthread_mutex_unlock(&q8_mu);
 }

@@ -1,13 +1,24 @@
 /*
  * gemm.h — the one matrix product the models need: out = inp · Wᵀ + bias with PyTorch's
- * Linear layout (W is (N, K), out-major). Cache-blocked fp32 with AVX-512 / AVX2+FMA
- * micro-kernels chosen at run time and a portable fallback; work is split over the
- * jaclip pool. Each output element is always summed in the same k order whatever M is
- * and whichever thread computes it, so a row's result never depends on what else is in
- * the batch (padding and batching cannot change a feature).
+ * Linear layout (W is (N, K), out-major). fp32 "dot form" kernels (AVX-512 / AVX2+FMA
+ * register blocks over rows of inp and rows of W, both read in place, no packing, so a
+ * mapped weight file is used as is) chosen at run time, with a portable fallback; work is
+ * split over the jaclip pool. Each output element is always summed the same way (lane l
+ * of the vector width accumulates k ≡ l in ascending order, then one fixed reduction tree,
+ * then the bias) whatever M is and whichever thread or block computes it, so a row's
+ * result never depends on what else is in the batch (padding and batching cannot change a
+ * feature).
+ *
+ * The int8 path (gemm_q8_*) quantizes weights per output channel (symmetric int8) and
+ * activations per row (token; asymmetric 7-bit so that AVX2 vpmaddubsw cannot saturate),
+ * multiplies u8·s8 (AVX2 vpmaddubsw+vpmaddwd, AVX-512 VNNI vpdpbusd) and accumulates
+ * exactly in int32: the result is exact integer arithmetic, hence independent of batching
+ * and of the dispatch level.
  */
 #ifndef JACLIP_KERNELS_GEMM_H
 #define JACLIP_KERNELS_GEMM_H
+
+#include <stdint.h>
 
 #include "base/base.h"
 
@@ -15,8 +26,38 @@
 void matmul_forward(jaclip_pool *pool, float *out, const float *inp, const float *w, const float *bias, int M, int K,
                     int N);
 
+/* Serial strided form used inside other kernels (attention):
+ * c[i*ldc + j] = alpha * sum_k a[i*lda + k] * w[j*ldw + k] (+ bias[j] when bias != NULL). */
+void gemm_dot(float *c, int ldc, const float *a, int lda, const float *w, int ldw, const float *bias, int M, int N,
+              int K, float alpha);
+
 /* Which micro-kernel matmul_forward uses on this CPU: "avx512", "avx2" or "portable".
  * JACLIP_GEMM=portable|avx2|avx512 in the environment forces a lower one (for tests). */
 const char *gemm_kernel_name(void);
+/* The same choice as a number: 0 portable, 1 AVX2+FMA, 2 AVX-512 (ops.c follows it too). */
+int gemm_level(void);
+
+/* ---- int8 ---------------------------------------------------------------------------------- */
+/* A weight matrix quantized per output channel (symmetric): q (N, Kp) int8 in [-127, 127]
+ * (Kp = K rounded up to a multiple of 64, zero padded), scale (N): w[n][k] ≈ q[n][k]*scale[n],
+ * rowsum (N) = Σ_k q[n][k]. */
+typedef struct gemm_q8 {
+    int N, K, Kp;
+    int8_t *q;
+    float *scale;
+    int32_t *rowsum;
+} gemm_q8;
+
+/* Quantizes w (N,K) into *q (allocates; free with gemm_q8_free). Returns false if out of memory. */
+bool gemm_q8_quantize(jaclip_pool *pool, gemm_q8 *q, const float *w, int N, int K);
+void gemm_q8_free(gemm_q8 *q);
+
+/* One activation row, asymmetric 7-bit: o[k] = clamp(round(r[k]/scale) + zero, 0, 127),
+ * zero padded to Kp; the range always includes 0. (Exposed for the tests.) */
+void gemm_q8_quantize_row(const float *r, int K, int Kp, uint8_t *o, float *scale, int32_t *zero);
+
+/* out (M,N) = quant(inp) · qwᵀ + bias, activations quantized per row as above; the integer
+ * part is exact: out = sa·sw·(Σ x·q − z·rowsum) + bias. */
+void matmul_q8_forward(jaclip_pool *pool, float *out, const float *inp, const gemm_q8 *w, const float *bias, int M);
 
 #endif

@@ -1,14 +1,154 @@
 /*
  * ops.c — layernorm, GELU, SwiGLU gate, softmax, RoPE and attention (see ops.h).
- * Reductions are done in double where it is cheap, so that results stay within a few
- * float ulps of PyTorch's whatever the row length.
+ * The scalar versions reduce in double; the AVX2 versions (chosen with the GEMM's dispatch
+ * level, JACLIP_GEMM) use 8-lane float sums and a Cephes-style exp (about 1 ulp) and an
+ * Abramowitz-Stegun erf (|error| < 1.5e-7), which keeps the towers within the parity
+ * tolerance of PyTorch. Attention runs per (sequence, head) as two strided GEMMs
+ * (q·kᵀ, then p·v) around a vectorised softmax.
  */
 #include "kernels/ops.h"
 
-#include "kernels/gemm.h"
-
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "kernels/gemm.h"
+#include "kernels/prof.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define JC_X86 1
+#endif
+
+#ifdef JC_X86
+/* e^x for 8 floats: x = n ln2 + r, |r| <= ln2/2, degree-6 polynomial (Cephes expf). */
+__attribute__((target("avx2,fma"), always_inline)) static inline __m256 exp8(__m256 x)
+{
+    x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.3f)), _mm256_set1_ps(88.3f));
+    __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+    __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+    __m256 r2 = _mm256_mul_ps(r, r);
+    p = _mm256_fmadd_ps(p, r2, _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+}
+
+__attribute__((target("avx2,fma"), always_inline)) static inline float hadd8(__m256 v)
+{
+    __m128 x = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    x = _mm_add_ps(x, _mm_movehl_ps(x, x));
+    x = _mm_add_ss(x, _mm_shuffle_ps(x, x, 1));
+    return _mm_cvtss_f32(x);
+}
+
+__attribute__((target("avx2,fma"))) static void ln_row_avx2(float *o, const float *x, const float *w, const float *b,
+                                                           int C, float eps)
+{
+    __m256 s = _mm256_setzero_ps();
+    int i = 0;
+    for (; i + 8 <= C; i += 8) s = _mm256_add_ps(s, _mm256_loadu_ps(x + i));
+    float sum = hadd8(s);
+    for (; i < C; i++) sum += x[i];
+    float mean = sum / (float)C;
+    __m256 mv = _mm256_set1_ps(mean), v = _mm256_setzero_ps();
+    for (i = 0; i + 8 <= C; i += 8) {
+        __m256 d = _mm256_sub_ps(_mm256_loadu_ps(x + i), mv);
+        v = _mm256_fmadd_ps(d, d, v);
+    }
+    float var = hadd8(v);
+    for (; i < C; i++) var += (x[i] - mean) * (x[i] - mean);
+    float rstd = (float)(1.0 / sqrt((double)var / C + (double)eps));
+    __m256 rv = _mm256_set1_ps(rstd);
+    for (i = 0; i + 8 <= C; i += 8) {
+        __m256 d = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(x + i), mv), rv);
+        _mm256_storeu_ps(o + i, _mm256_fmadd_ps(d, _mm256_loadu_ps(w + i), _mm256_loadu_ps(b + i)));
+    }
+    for (; i < C; i++) o[i] = (x[i] - mean) * rstd * w[i] + b[i];
+}
+
+/* 0.5 x (1 + erf(x/√2)), erf by Abramowitz-Stegun 7.1.26 */
+__attribute__((target("avx2,fma"))) static void gelu_avx2(float *x, size_t n)
+{
+    const __m256 half = _mm256_set1_ps(0.5f), one = _mm256_set1_ps(1.0f), sgnmask = _mm256_set1_ps(-0.0f);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 v = _mm256_loadu_ps(x + i);
+        __m256 z = _mm256_mul_ps(v, _mm256_set1_ps(0.70710678118654752f));
+        __m256 az = _mm256_andnot_ps(sgnmask, z);
+        __m256 t = _mm256_div_ps(one, _mm256_fmadd_ps(_mm256_set1_ps(0.3275911f), az, one));
+        __m256 p = _mm256_set1_ps(1.061405429f);
+        p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(-1.453152027f));
+        p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(1.421413741f));
+        p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(-0.284496736f));
+        p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(0.254829592f));
+        p = _mm256_mul_ps(p, t);
+        __m256 e = exp8(_mm256_mul_ps(_mm256_xor_ps(az, sgnmask), az));
+        __m256 erf_abs = _mm256_fnmadd_ps(p, e, one);
+        __m256 erfv = _mm256_or_ps(erf_abs, _mm256_and_ps(z, sgnmask));
+        _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_mul_ps(half, v), _mm256_add_ps(one, erfv)));
+    }
+    for (; i < n; i++) {
+        double v = x[i];
+        x[i] = (float)(0.5 * v * (1.0 + erf(v * 0.70710678118654752440)));
+    }
+}
+
+__attribute__((target("avx2,fma"))) static void swiglu_avx2(float *out, const float *g, const float *u, size_t n)
+{
+    const __m256 one = _mm256_set1_ps(1.0f), sgn = _mm256_set1_ps(-0.0f);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 gv = _mm256_loadu_ps(g + i);
+        __m256 e = exp8(_mm256_xor_ps(gv, sgn));
+        __m256 s = _mm256_div_ps(gv, _mm256_add_ps(one, e));
+        _mm256_storeu_ps(out + i, _mm256_mul_ps(s, _mm256_loadu_ps(u + i)));
+    }
+    for (; i < n; i++) out[i] = (g[i] / (1.0f + expf(-g[i]))) * u[i];
+}
+
+__attribute__((target("avx2,fma"))) static void softmax_avx2(float *x, int n)
+{
+    __m256 mv = _mm256_set1_ps(-INFINITY);
+    int i = 0;
+    for (; i + 8 <= n; i += 8) mv = _mm256_max_ps(mv, _mm256_loadu_ps(x + i));
+    __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(mv), _mm256_extractf128_ps(mv, 1));
+    m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+    m4 = _mm_max_ss(m4, _mm_shuffle_ps(m4, m4, 1));
+    float mx = _mm_cvtss_f32(m4);
+    for (; i < n; i++) mx = x[i] > mx ? x[i] : mx;
+    __m256 mxv = _mm256_set1_ps(mx), sv = _mm256_setzero_ps();
+    for (i = 0; i + 8 <= n; i += 8) {
+        __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(x + i), mxv));
+        _mm256_storeu_ps(x + i, e);
+        sv = _mm256_add_ps(sv, e);
+    }
+    float s = hadd8(sv);
+    for (; i < n; i++) {
+        x[i] = expf(x[i] - mx);
+        s += x[i];
+    }
+    __m256 inv = _mm256_set1_ps(1.0f / s);
+    for (i = 0; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_loadu_ps(x + i), inv));
+    for (; i < n; i++) x[i] *= 1.0f / s;
+}
+#endif
+
+static inline bool use_avx2(void)
+{
+#ifdef JC_X86
+    return gemm_level() >= 1;
+#else
+    return false;
+#endif
+}
 
 typedef struct {
     float *out;
@@ -23,9 +163,18 @@ static void ln_task(void *ctx, int task, int thread)
     const ln_job *j = ctx;
     int r0 = task * j->rows_per_task, r1 = r0 + j->rows_per_task;
     if (r1 > j->T) r1 = j->T;
+    bool v = use_avx2();
     for (int r = r0; r < r1; r++) {
         const float *x = j->inp + (size_t)r * j->C;
         float *o = j->out + (size_t)r * j->C;
+#ifdef JC_X86
+        if (v) {
+            ln_row_avx2(o, x, j->w, j->b, j->C, j->eps);
+            continue;
+        }
+#else
+        (void)v;
+#endif
         double s = 0;
         for (int i = 0; i < j->C; i++) s += x[i];
         double mean = s / j->C, v = 0;
@@ -44,7 +193,9 @@ void layernorm_forward(jaclip_pool *pool, float *out, const float *inp, const fl
 {
     int per = 16;
     ln_job j = {out, inp, w, b, T, C, per, eps};
+    double t0_ = kprof_enabled() ? jc_now() : 0;
     jc_pool_run(pool, (T + per - 1) / per, ln_task, &j);
+    if (t0_ > 0) kprof_add("layernorm", jc_now() - t0_, 8.0 * T * C);
 }
 
 typedef struct {
@@ -60,6 +211,13 @@ static void ew_task(void *ctx, int task, int thread)
     const ew_job *j = ctx;
     size_t i0 = (size_t)task * j->chunk, i1 = i0 + j->chunk;
     if (i1 > j->n) i1 = j->n;
+#ifdef JC_X86
+    if (use_avx2()) {
+        if (j->op == 0) gelu_avx2(j->out + i0, i1 - i0);
+        else swiglu_avx2(j->out + i0, j->a + i0, j->b + i0, i1 - i0);
+        return;
+    }
+#endif
     if (j->op == 0) {
         for (size_t i = i0; i < i1; i++) {
             double x = j->out[i];
@@ -76,13 +234,17 @@ static void ew_task(void *ctx, int task, int thread)
 void gelu_forward(jaclip_pool *pool, float *x, size_t n)
 {
     ew_job j = {x, NULL, NULL, n, 16384, 0};
+    double t0_ = kprof_enabled() ? jc_now() : 0;
     jc_pool_run(pool, (int)((n + j.chunk - 1) / j.chunk), ew_task, &j);
+    if (t0_ > 0) kprof_add("gelu", jc_now() - t0_, 0);
 }
 
 void swiglu_forward(jaclip_pool *pool, float *out, const float *g, const float *u, size_t n)
 {
     ew_job j = {out, g, u, n, 16384, 1};
+    double t0_ = kprof_enabled() ? jc_now() : 0;
     jc_pool_run(pool, (int)((n + j.chunk - 1) / j.chunk), ew_task, &j);
+    if (t0_ > 0) kprof_add("swiglu", jc_now() - t0_, 0);
 }
 
 void residual_forward(float *x, const float *y, size_t n)
@@ -92,6 +254,12 @@ void residual_forward(float *x, const float *y, size_t n)
 
 void softmax_row(float *x, int n)
 {
+#ifdef JC_X86
+    if (use_avx2()) {
+        softmax_avx2(x, n);
+        return;
+    }
+#endif
     float mx = -INFINITY;
     for (int i = 0; i < n; i++) mx = x[i] > mx ? x[i] : mx;
     double s = 0;
@@ -148,38 +316,130 @@ typedef struct {
     float *scratch;
 } att_job;
 
-/* One (segment, head): gather q, k and vᵀ of the head into contiguous blocks, then two
- * GEMMs around a row softmax. Per-thread scratch, see attention_scratch_floats. */
+/* c (M,N, ldc) = alpha · a (M,K, lda) · b (K,N, ldb), b row-major: the "outer product" form
+ * for attention, where K is short (q·kᵀ, K = head_dim) or the right operand is already
+ * k-major (p·v): 6 x 16 register blocks, one sequential FMA chain per element. */
+static void gemm_nn_portable(float *c, int ldc, const float *a, int lda, const float *b, int ldb, int M, int N, int K,
+                             float alpha)
+{
+    for (int i = 0; i < M; i++)
+        for (int j = 0; j < N; j++) {
+            float s = 0;
+            for (int k = 0; k < K; k++) s += a[(size_t)i * lda + k] * b[(size_t)k * ldb + j];
+            c[(size_t)i * ldc + j] = s * alpha;
+        }
+}
+
+#ifdef JC_X86
+static const int32_t nn_mask[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
+
+/* full 6 x 16 block: accumulators stay in registers */
+__attribute__((target("avx2,fma"))) static void nn_block_6x16(float *c, int ldc, const float *a, int lda,
+                                                              const float *b, int ldb, int K, __m256 al)
+{
+    __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00,
+           c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+    const float *a0 = a, *a1 = a + lda, *a2 = a + 2 * (size_t)lda, *a3 = a + 3 * (size_t)lda,
+                *a4 = a + 4 * (size_t)lda, *a5 = a + 5 * (size_t)lda;
+    for (int k = 0; k < K; k++) {
+        const float *bp = b + (size_t)k * ldb;
+        __m256 b0 = _mm256_loadu_ps(bp), b1 = _mm256_loadu_ps(bp + 8), av;
+        av = _mm256_broadcast_ss(a0 + k), c00 = _mm256_fmadd_ps(av, b0, c00), c01 = _mm256_fmadd_ps(av, b1, c01);
+        av = _mm256_broadcast_ss(a1 + k), c10 = _mm256_fmadd_ps(av, b0, c10), c11 = _mm256_fmadd_ps(av, b1, c11);
+        av = _mm256_broadcast_ss(a2 + k), c20 = _mm256_fmadd_ps(av, b0, c20), c21 = _mm256_fmadd_ps(av, b1, c21);
+        av = _mm256_broadcast_ss(a3 + k), c30 = _mm256_fmadd_ps(av, b0, c30), c31 = _mm256_fmadd_ps(av, b1, c31);
+        av = _mm256_broadcast_ss(a4 + k), c40 = _mm256_fmadd_ps(av, b0, c40), c41 = _mm256_fmadd_ps(av, b1, c41);
+        av = _mm256_broadcast_ss(a5 + k), c50 = _mm256_fmadd_ps(av, b0, c50), c51 = _mm256_fmadd_ps(av, b1, c51);
+    }
+    _mm256_storeu_ps(c, _mm256_mul_ps(c00, al)), _mm256_storeu_ps(c + 8, _mm256_mul_ps(c01, al));
+    c += ldc, _mm256_storeu_ps(c, _mm256_mul_ps(c10, al)), _mm256_storeu_ps(c + 8, _mm256_mul_ps(c11, al));
+    c += ldc, _mm256_storeu_ps(c, _mm256_mul_ps(c20, al)), _mm256_storeu_ps(c + 8, _mm256_mul_ps(c21, al));
+    c += ldc, _mm256_storeu_ps(c, _mm256_mul_ps(c30, al)), _mm256_storeu_ps(c + 8, _mm256_mul_ps(c31, al));
+    c += ldc, _mm256_storeu_ps(c, _mm256_mul_ps(c40, al)), _mm256_storeu_ps(c + 8, _mm256_mul_ps(c41, al));
+    c += ldc, _mm256_storeu_ps(c, _mm256_mul_ps(c50, al)), _mm256_storeu_ps(c + 8, _mm256_mul_ps(c51, al));
+}
+
+/* edge block: one row at a time, masked columns */
+__attribute__((target("avx2,fma"))) static void nn_block_edge(float *c, int ldc, const float *a, int lda,
+                                                              const float *b, int ldb, int mr, int K, __m256 al,
+                                                              __m256i m0, __m256i m1)
+{
+    for (int r = 0; r < mr; r++) {
+        __m256 c0 = _mm256_setzero_ps(), c1 = c0;
+        const float *ar = a + (size_t)r * lda;
+        for (int k = 0; k < K; k++) {
+            const float *bp = b + (size_t)k * ldb;
+            __m256 av = _mm256_broadcast_ss(ar + k);
+            c0 = _mm256_fmadd_ps(av, _mm256_maskload_ps(bp, m0), c0);
+            c1 = _mm256_fmadd_ps(av, _mm256_maskload_ps(bp + 8, m1), c1);
+        }
+        _mm256_maskstore_ps(c + (size_t)r * ldc, m0, _mm256_mul_ps(c0, al));
+        _mm256_maskstore_ps(c + (size_t)r * ldc + 8, m1, _mm256_mul_ps(c1, al));
+    }
+}
+
+__attribute__((target("avx2,fma"))) static void gemm_nn_avx2(float *c, int ldc, const float *a, int lda,
+                                                             const float *b, int ldb, int M, int N, int K, float alpha)
+{
+    const __m256 al = _mm256_set1_ps(alpha);
+    for (int j = 0; j < N; j += 16) {
+        int n = N - j < 16 ? N - j : 16;
+        __m256i m0 = _mm256_loadu_si256((const __m256i *)(nn_mask + 8 - (n < 8 ? n : 8)));
+        __m256i m1 = _mm256_loadu_si256((const __m256i *)(nn_mask + 8 - (n > 8 ? n - 8 : 0)));
+        for (int i = 0; i < M; i += 6) {
+            int mr = M - i < 6 ? M - i : 6;
+            if (mr == 6 && n == 16)
+                nn_block_6x16(c + (size_t)i * ldc + j, ldc, a + (size_t)i * lda, lda, b + j, ldb, K, al);
+            else
+                nn_block_edge(c + (size_t)i * ldc + j, ldc, a + (size_t)i * lda, lda, b + j, ldb, mr, K, al, m0, m1);
+        }
+    }
+}
+#endif
+
+static void gemm_nn(float *c, int ldc, const float *a, int lda, const float *b, int ldb, int M, int N, int K,
+                    float alpha)
+{
+#ifdef JC_X86
+    if (use_avx2()) {
+        gemm_nn_avx2(c, ldc, a, lda, b, ldb, M, N, K, alpha);
+        return;
+    }
+#endif
+    gemm_nn_portable(c, ldc, a, lda, b, ldb, M, N, K, alpha);
+}
+
+/* One (segment, head) in the thread's scratch: kt = kᵀ (hd x L), S = scale·q·kt (L x L)
+ * from the strided q, a softmax per row, then out = S·v with v read in place. */
 static void att_task(void *ctx, int task, int thread)
 {
     const att_job *j = ctx;
     int s = task / j->H, h = task % j->H;
     int t0 = j->seg[s], L = j->seg[s + 1] - t0;
+    if (L <= 0) return;
     const int C = j->C, hd = j->hd;
-    float *qh = j->scratch + (size_t)thread * attention_scratch_floats(j->max_len, hd);
-    float *kh = qh + (size_t)L * hd, *vt = kh + (size_t)L * hd, *oh = vt + (size_t)L * hd, *p = oh + (size_t)L * hd;
+    const size_t off = (size_t)t0 * C + (size_t)h * hd;
+    float *S = j->scratch + (size_t)thread * attention_scratch_floats(j->max_len, hd), *kt = S + (size_t)L * L;
     for (int t = 0; t < L; t++) {
-        const size_t off = (size_t)(t0 + t) * C + (size_t)h * hd;
-        memcpy(qh + (size_t)t * hd, j->q + off, (size_t)hd * sizeof(float));
-        memcpy(kh + (size_t)t * hd, j->k + off, (size_t)hd * sizeof(float));
-        for (int e = 0; e < hd; e++) vt[(size_t)e * L + t] = j->v[off + e];
+        const float *kr = j->k + off + (size_t)t * C;
+        for (int e = 0; e < hd; e++) kt[(size_t)e * L + t] = kr[e];
     }
-    matmul_forward(NULL, p, qh, kh, NULL, L, hd, L); /* (L,L) = q kᵀ */
-    for (int i = 0; i < L; i++) {
-        float *row = p + (size_t)i * L;
-        for (int t = 0; t < L; t++) row[t] *= j->scale;
-        softmax_row(row, L);
-    }
-    matmul_forward(NULL, oh, p, vt, NULL, L, L, hd); /* (L,hd) = p v */
-    for (int t = 0; t < L; t++)
-        memcpy(j->out + (size_t)(t0 + t) * C + (size_t)h * hd, oh + (size_t)t * hd, (size_t)hd * sizeof(float));
+    gemm_nn(S, L, j->q + off, C, kt, L, L, L, hd, j->scale);  /* (L,L) = scale · q kᵀ */
+    for (int i = 0; i < L; i++) softmax_row(S + (size_t)i * L, L);
+    gemm_nn(j->out + off, C, S, L, j->v + off, C, L, hd, L, 1.0f); /* (L,hd) = p v, v read in place */
 }
 
-size_t attention_scratch_floats(int max_len, int hd) { return (size_t)max_len * (4 * (size_t)hd + (size_t)max_len); }
+size_t attention_scratch_floats(int max_len, int hd) { return (size_t)max_len * ((size_t)hd + (size_t)max_len); }
 
 void attention_forward(jaclip_pool *pool, float *out, const float *q, const float *k, const float *v, const int *seg,
                        int n_seg, int H, int hd, float scale, float *scratch, int max_len)
 {
     att_job j = {out, q, k, v, seg, n_seg, H, hd, H * hd, max_len, scale, scratch};
+    double t0_ = kprof_enabled() ? jc_now() : 0;
     jc_pool_run(pool, n_seg * H, att_task, &j);
+    if (t0_ > 0) {
+        double fl = 0;
+        for (int s = 0; s < n_seg; s++) fl += 4.0 * H * hd * (double)(seg[s + 1] - seg[s]) * (seg[s + 1] - seg[s]);
+        kprof_add("attention", jc_now() - t0_, fl);
+    }
 }

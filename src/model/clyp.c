@@ -24,6 +24,7 @@ jaclip_model_params jaclip_model_default_params(void)
 void jaclip_model_free(jaclip_model *m)
 {
     if (!m) return;
+    model_q8_free(m);
     for (int i = 0; i < m->n_owned; i++) free(m->owned[i]);
     free(m->owned);
     free(m->vis.blocks);

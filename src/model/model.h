@@ -79,7 +79,15 @@ struct jaclip_model {
     jaclip_tokenizer *tok;
     jaclip_pool *pool;
     bool own_pool;
+    struct model_q8 *q8; /* int8 weights (quant.c); NULL: fp32 */
 };
+
+/* quant.c: out (M,N) = inp (M,K) · wᵀ + bias through the int8 copy of w when the model is
+ * in int8 mode and w has one, else the fp32 GEMM. */
+void model_linear(jaclip_model *m, float *out, const float *inp, const float *w, const float *bias, int M, int K,
+                  int N);
+jaclip_status model_q8_build(jaclip_model *m, jaclip_err *err);
+void model_q8_free(jaclip_model *m);
 
 /* Binds every tensor the configuration needs (exact shapes) to m->vis / m->txt. */
 jaclip_status model_bind_weights(jaclip_model *m, jaclip_err *err);

@@ -21,16 +21,16 @@ void bert_layer_forward(jaclip_model *m, const bert_layer_w *w, bert_acts *a, fl
     jaclip_pool *P = m->pool;
     int T = a->T, D = c->hidden_size, I = c->intermediate_size, H = c->num_attention_heads, hd = D / H;
     float eps = (float)c->layer_norm_eps;
-    matmul_forward(P, a->q, x, w->q_w, w->q_b, T, D, D);
-    matmul_forward(P, a->k, x, w->k_w, w->k_b, T, D, D);
-    matmul_forward(P, a->v, x, w->v_w, w->v_b, T, D, D);
+    model_linear(m, a->q, x, w->q_w, w->q_b, T, D, D);
+    model_linear(m, a->k, x, w->k_w, w->k_b, T, D, D);
+    model_linear(m, a->v, x, w->v_w, w->v_b, T, D, D);
     attention_forward(P, a->att, a->q, a->k, a->v, seg, n_seg, H, hd, 1.0f / sqrtf((float)hd), a->scores, max_len);
-    matmul_forward(P, a->proj, a->att, w->ao_w, w->ao_b, T, D, D);
+    model_linear(m, a->proj, a->att, w->ao_w, w->ao_b, T, D, D);
     residual_forward(x, a->proj, (size_t)T * D);
     layernorm_forward(P, x, x, w->ao_ln_w, w->ao_ln_b, T, D, eps);
-    matmul_forward(P, a->inter, x, w->inter_w, w->inter_b, T, D, I);
+    model_linear(m, a->inter, x, w->inter_w, w->inter_b, T, D, I);
     gelu_forward(P, a->inter, (size_t)T * I);
-    matmul_forward(P, a->proj, a->inter, w->out_w, w->out_b, T, I, D);
+    model_linear(m, a->proj, a->inter, w->out_w, w->out_b, T, I, D);
     residual_forward(x, a->proj, (size_t)T * D);
     layernorm_forward(P, x, x, w->out_ln_w, w->out_ln_b, T, D, eps);
 }

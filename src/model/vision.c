@@ -22,24 +22,24 @@ void eva_block_forward(jaclip_model *m, const eva_block_w *w, eva_acts *a, float
     float eps = (float)c->norm_eps;
 
     layernorm_forward(P, a->h, x, w->norm1_w, w->norm1_b, T, D, eps);
-    matmul_forward(P, a->q, a->h, w->q_w, w->q_b, T, D, D);
-    matmul_forward(P, a->k, a->h, w->k_w, NULL, T, D, D);
-    matmul_forward(P, a->v, a->h, w->v_w, w->v_b, T, D, D);
+    model_linear(m, a->q, a->h, w->q_w, w->q_b, T, D, D);
+    model_linear(m, a->k, a->h, w->k_w, NULL, T, D, D);
+    model_linear(m, a->v, a->h, w->v_w, w->v_b, T, D, D);
     for (int b = 0; b < B; b++) { /* the class token (row 0 of each image) is not rotated */
         rope_forward(a->q, D, hd, seg[b] + 1, n1 - 1, m->rope_sin, m->rope_cos);
         rope_forward(a->k, D, hd, seg[b] + 1, n1 - 1, m->rope_sin, m->rope_cos);
     }
     attention_forward(P, a->att, a->q, a->k, a->v, seg, B, H, hd, 1.0f / sqrtf((float)hd), a->scores, n1);
     layernorm_forward(P, a->att, a->att, w->attn_norm_w, w->attn_norm_b, T, D, eps);
-    matmul_forward(P, a->proj, a->att, w->proj_w, w->proj_b, T, D, D);
+    model_linear(m, a->proj, a->att, w->proj_w, w->proj_b, T, D, D);
     residual_forward(x, a->proj, (size_t)T * D);
 
     layernorm_forward(P, a->h, x, w->norm2_w, w->norm2_b, T, D, eps);
-    matmul_forward(P, a->g, a->h, w->fc1_g_w, w->fc1_g_b, T, D, F);
-    matmul_forward(P, a->u, a->h, w->fc1_x_w, w->fc1_x_b, T, D, F);
+    model_linear(m, a->g, a->h, w->fc1_g_w, w->fc1_g_b, T, D, F);
+    model_linear(m, a->u, a->h, w->fc1_x_w, w->fc1_x_b, T, D, F);
     swiglu_forward(P, a->g, a->g, a->u, (size_t)T * F);
     layernorm_forward(P, a->g, a->g, w->mlp_norm_w, w->mlp_norm_b, T, F, eps);
-    matmul_forward(P, a->proj, a->g, w->fc2_w, w->fc2_b, T, F, D);
+    model_linear(m, a->proj, a->g, w->fc2_w, w->fc2_b, T, F, D);
     residual_forward(x, a->proj, (size_t)T * D);
 }
 

@@ -1,0 +1,87 @@
+/*
+ * bench_blas.c — jaclip's matmul_forward against the BLAS libraries in Debian on the
+ * model's GEMM shapes (out = inp · Wᵀ, row-major): OpenBLAS and BLIS through their
+ * cblas_sgemm, oneDNN through dnnl_sgemm, each loaded with dlopen so that one binary
+ * measures all of them (a library that is not installed is reported as such).
+ * Timing: best of RUNS wall-clock runs after a warm-up; GFLOP/s.
+ *
+ * usage: build/bench_blas LIB THREADS [RUNS]
+ *   LIB = jaclip | openblas | blis | onednn
+ * Threads: jaclip uses its pool; for the libraries set OPENBLAS_NUM_THREADS,
+ * BLIS_NUM_THREADS or OMP_NUM_THREADS (bench/blas.sh does).
+ */
+#include <dlfcn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/base.h"
+#include "kernels/gemm.h"
+
+typedef void (*cblas_sgemm_fn)(int layout, int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
+                               const float *B, int ldb, float beta, float *C, int ldc);
+typedef int (*dnnl_sgemm_fn)(char ta, char tb, long M, long N, long K, float alpha, const float *A, long lda,
+                             const float *B, long ldb, float beta, float *C, long ldc);
+
+int main(int argc, char **argv)
+{
+    if (argc < 3) {
+        fprintf(stderr, "usage: bench_blas jaclip|openblas|blis|onednn THREADS [RUNS]\n");
+        return 2;
+    }
+    const char *lib = argv[1];
+    int threads = atoi(argv[2]), runs = argc > 3 ? atoi(argv[3]) : 5;
+    cblas_sgemm_fn cb = NULL;
+    dnnl_sgemm_fn dn = NULL;
+    jaclip_pool *pool = NULL;
+    jaclip_err err;
+    if (strcmp(lib, "jaclip") == 0) {
+        if (jaclip_pool_create(threads, &pool, &err)) return 1;
+    } else {
+        const char *so = strcmp(lib, "openblas") == 0 ? "libopenblas.so.0"
+                         : strcmp(lib, "blis") == 0   ? "libblis.so.4"
+                         : strcmp(lib, "onednn") == 0 ? "libdnnl.so.2"
+                                                      : NULL;
+        if (!so) {
+            fprintf(stderr, "bench_blas: unknown library %s\n", lib);
+            return 2;
+        }
+        void *h = dlopen(so, RTLD_NOW | RTLD_LOCAL);
+        if (!h) {
+            printf("%s: not installed (%s)\n", lib, dlerror());
+            return 0;
+        }
+        if (strcmp(lib, "onednn") == 0) dn = (dnnl_sgemm_fn)dlsym(h, "dnnl_sgemm");
+        else cb = (cblas_sgemm_fn)dlsym(h, "cblas_sgemm");
+        if (!dn && !cb) {
+            printf("%s: no sgemm symbol\n", lib);
+            return 1;
+        }
+    }
+    /* image tower at batch 8 (1576 tokens) and a batch-1 16-token text */
+    static const int shapes[][3] = {{1576, 768, 768}, {1576, 768, 2048}, {1576, 2048, 768},
+                                    {16, 768, 768},   {16, 768, 3072},   {16, 3072, 768}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        int M = shapes[s][0], K = shapes[s][1], N = shapes[s][2];
+        float *a = jc_malloc_aligned((size_t)M * K * 4), *w = jc_malloc_aligned((size_t)N * K * 4);
+        float *c = jc_malloc_aligned((size_t)M * N * 4);
+        for (size_t i = 0; i < (size_t)M * K; i++) a[i] = (float)(i % 17) * 0.01f;
+        for (size_t i = 0; i < (size_t)N * K; i++) w[i] = (float)(i % 13) * 0.01f;
+        double best = 1e30;
+        /* the text shapes stream 9 MB of W: run them on 12 different weight copies would be
+         * fairer still; one copy > L2 already keeps them memory-bound */
+        for (int r = -1; r < runs; r++) {
+            double t = jc_now();
+            if (pool) matmul_forward(pool, c, a, w, NULL, M, K, N);
+            else if (cb) cb(101 /*row major*/, 111 /*no trans*/, 112 /*trans*/, M, N, K, 1.0f, a, K, w, K, 0.0f, c, N);
+            else dn('N', 'T', M, N, K, 1.0f, a, K, w, K, 0.0f, c, N);
+            t = jc_now() - t;
+            if (r >= 0 && t < best) best = t;
+        }
+        printf("%-8s %d thr  M=%5d K=%5d N=%5d  %8.3f ms  %7.1f GFLOP/s\n", lib, threads, M, K, N, best * 1e3,
+               2.0 * M * K * N / best / 1e9);
+        jc_free_aligned(a), jc_free_aligned(w), jc_free_aligned(c);
+    }
+    jaclip_pool_free(pool);
+    return 0;
+}

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# blas.sh — the GEMM table of bench/README.md: jaclip's matmul_forward vs OpenBLAS, BLIS and
+# oneDNN (Debian packages libopenblas-dev, libblis-dev, libdnnl-dev) on the model's shapes,
+# 1 and 2 threads, libraries interleaved per round so that machine load hits all alike.
+# usage: bench/blas.sh [ROUNDS] [RUNS]     (needs build/bench_blas)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROUNDS=${1:-2} RUNS=${2:-5}
+B=${JACLIP_BUILD:-build}/bench_blas
+HAS512=$(grep -c -m1 avx512f /proc/cpuinfo || true)
+CT=""; [ "$HAS512" -gt 0 ] && CT=SkylakeX   # OpenBLAS 0.3.21 misdetects AVX-512 Xeons (peers-and-limits 4.2)
+echo "# $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), load $(cut -d' ' -f1-3 /proc/loadavg)"
+for r in $(seq 1 "$ROUNDS"); do
+  for t in 1 2; do
+    "$B" jaclip "$t" "$RUNS"
+    env ${CT:+OPENBLAS_CORETYPE=$CT} OPENBLAS_NUM_THREADS=$t "$B" openblas "$t" "$RUNS"
+    BLIS_NUM_THREADS=$t "$B" blis "$t" "$RUNS"
+    OMP_NUM_THREADS=$t "$B" onednn "$t" "$RUNS"
+  done
+done

@@ -1,0 +1,6 @@
+# speed.cmake — benchmark executables of issue 5 (never run by ctest).
+# bench_blas measures OpenBLAS / BLIS / oneDNN (dlopen'ed, so none is a build dependency)
+# against jaclip's GEMM on the model's shapes; bench/blas.sh runs it.
+add_executable(bench_blas ${CMAKE_SOURCE_DIR}/bench/bench_blas.c)
+target_include_directories(bench_blas PRIVATE ${CMAKE_SOURCE_DIR}/src)
+target_link_libraries(bench_blas PRIVATE jaclip_lib ${CMAKE_DL_LIBS})

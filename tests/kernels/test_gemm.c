@@ -1,0 +1,296 @@
+/*
+ * test_gemm.c — the GEMM and attention kernels against naive double-precision references,
+ * across odd shapes (K tails, edge blocks, M = 1), with and without a pool, at every
+ * dispatch level: run without JACLIP_GEMM, it reruns itself once per level
+ * (portable, avx2, avx512) and says which levels this CPU could not run. Also checks that
+ * a row's result never depends on the batch (bit-exact), and the int8 path: exact integer
+ * result against a reference quantization done here, and closeness to fp32.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/gemm.h"
+#include "kernels/ops.h"
+#include "testutil.h"
+
+static uint64_t rng = 88172645463325252ull;
+static float frand(void)
+{
+    rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+    return (float)((double)(rng >> 11) / 9007199254740992.0 * 2.0 - 1.0);
+}
+static void fill(float *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++) x[i] = frand();
+}
+
+static void test_matmul(jaclip_pool *pool)
+{
+    static const int Ms[] = {1, 2, 3, 4, 5, 7, 13, 49, 97};
+    static const int Ks[] = {1, 3, 7, 8, 9, 16, 17, 33, 64, 100, 768};
+    static const int Ns[] = {1, 2, 3, 5, 7, 12, 13, 25, 100, 130};
+    int bad = 0, runs = 0;
+    for (size_t mi = 0; mi < sizeof Ms / sizeof *Ms; mi++)
+        for (size_t ki = 0; ki < sizeof Ks / sizeof *Ks; ki++)
+            for (size_t ni = 0; ni < sizeof Ns / sizeof *Ns; ni++) {
+                int M = Ms[mi], K = Ks[ki], N = Ns[ni];
+                float *a = malloc(sizeof(float) * M * K), *w = malloc(sizeof(float) * N * K);
+                float *b = malloc(sizeof(float) * N), *c = malloc(sizeof(float) * M * N);
+                fill(a, (size_t)M * K), fill(w, (size_t)N * K), fill(b, N);
+                bool use_bias = (M + K + N) % 2;
+                matmul_forward(pool, c, a, w, use_bias ? b : NULL, M, K, N);
+                for (int i = 0; i < M; i++)
+                    for (int j = 0; j < N; j++) {
+                        double s = use_bias ? b[j] : 0, mag = fabs(s);
+                        for (int k = 0; k < K; k++) {
+                            s += (double)a[i * K + k] * w[j * K + k];
+                            mag += fabs((double)a[i * K + k] * w[j * K + k]);
+                        }
+                        if (fabs(c[i * N + j] - s) > 1e-5 * mag + 1e-6) {
+                            if (bad < 5)
+                                fprintf(stderr, "matmul M=%d K=%d N=%d [%d,%d]: %g vs %g\n", M, K, N, i, j,
+                                        (double)c[i * N + j], s);
+                            bad++;
+                        }
+                    }
+                runs++;
+                free(a), free(w), free(b), free(c);
+            }
+    CHECK(bad == 0, "%d wrong elements over %d shapes (%s, pool %s)", bad, runs, gemm_kernel_name(),
+          pool ? "2 threads" : "none");
+}
+
+/* Row r computed inside batches of different sizes must be bit-identical. */
+static void test_batch_invariance(jaclip_pool *pool)
+{
+    int K = 200, N = 77, M = 101;
+    float *a = malloc(sizeof(float) * M * K), *w = malloc(sizeof(float) * N * K), *b = malloc(sizeof(float) * N);
+    float *full = malloc(sizeof(float) * M * N), *part = malloc(sizeof(float) * M * N);
+    fill(a, (size_t)M * K), fill(w, (size_t)N * K), fill(b, N);
+    matmul_forward(pool, full, a, w, b, M, K, N);
+    int diff = 0;
+    for (int r = 0; r < M; r += 7) {
+        for (int len = 1; len <= 5 && r + len <= M; len += 2) {
+            matmul_forward(NULL, part, a + (size_t)r * K, w, b, len, K, N);
+            diff += memcmp(part, full + (size_t)r * N, sizeof(float) * N * len) != 0;
+        }
+    }
+    CHECK(diff == 0, "%d sub-batches differ from the full batch bit for bit (%s)", diff, gemm_kernel_name());
+    gemm_q8 q;
+    if (!gemm_q8_quantize(pool, &q, w, N, K)) {
+        CHECK(0, "out of memory");
+        return;
+    }
+    matmul_q8_forward(pool, full, a, &q, b, M);
+    diff = 0;
+    for (int r = 0; r < M; r += 5) {
+        matmul_q8_forward(NULL, part, a + (size_t)r * K, &q, b, 1);
+        diff += memcmp(part, full + (size_t)r * N, sizeof(float) * N) != 0;
+    }
+    CHECK(diff == 0, "int8: %d single rows differ from the batch (%s)", diff, gemm_kernel_name());
+    gemm_q8_free(&q);
+    free(a), free(w), free(b), free(full), free(part);
+}
+
+static void test_gemm_dot(void)
+{
+    int M = 11, N = 9, K = 37, lda = 50, ldw = 41, ldc = 13;
+    float *a = malloc(sizeof(float) * M * lda), *w = malloc(sizeof(float) * N * ldw), *c = malloc(sizeof(float) * M * ldc);
+    fill(a, (size_t)M * lda), fill(w, (size_t)N * ldw);
+    for (int i = 0; i < M * ldc; i++) c[i] = 1234.0f;
+    gemm_dot(c, ldc, a, lda, w, ldw, NULL, M, N, K, 0.5f);
+    int bad = 0;
+    for (int i = 0; i < M; i++)
+        for (int j = 0; j < ldc; j++) {
+            if (j >= N) {
+                bad += c[i * ldc + j] != 1234.0f; /* outside the output: untouched */
+                continue;
+            }
+            double s = 0;
+            for (int k = 0; k < K; k++) s += (double)a[i * lda + k] * w[j * ldw + k];
+            bad += fabs(c[i * ldc + j] - 0.5 * s) > 1e-5;
+        }
+    CHECK(bad == 0, "gemm_dot strided: %d wrong (%s)", bad, gemm_kernel_name());
+    free(a), free(w), free(c);
+}
+
+static void test_int8(jaclip_pool *pool)
+{
+    static const int shapes[][3] = {{1, 1, 1}, {3, 17, 5}, {13, 100, 7}, {50, 768, 130}, {7, 2048, 12}};
+    for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
+        int M = shapes[s][0], K = shapes[s][1], N = shapes[s][2];
+        float *a = malloc(sizeof(float) * M * K), *w = malloc(sizeof(float) * N * K), *b = malloc(sizeof(float) * N);
+        float *c = malloc(sizeof(float) * M * N), *cf = malloc(sizeof(float) * M * N);
+        fill(a, (size_t)M * K), fill(w, (size_t)N * K), fill(b, N);
+        gemm_q8 q;
+        if (!gemm_q8_quantize(pool, &q, w, N, K)) {
+            CHECK(0, "out of memory");
+            return;
+        }
+        matmul_q8_forward(pool, c, a, &q, b, M);
+        matmul_forward(pool, cf, a, w, b, M, K, N);
+        /* reference: activations through gemm_q8_quantize_row (checked on its own below:
+         * range, zero point, |dequantized - a| <= step/2), weights re-quantized here, then
+         * the integer product in int64 */
+        int bad = 0, Kp = q.Kp;
+        uint8_t *xa = malloc((size_t)Kp);
+        for (int i = 0; i < M; i++) {
+            float sa;
+            int32_t z;
+            gemm_q8_quantize_row(a + (size_t)i * K, K, Kp, xa, &sa, &z);
+            if (z < 0 || z > 127) bad++;
+            for (int k = 0; k < Kp; k++) {
+                if (xa[k] > 127) bad++;
+                if (k < K && fabs(sa * ((int)xa[k] - z) - a[i * K + k]) > 0.5001 * sa) bad++;
+                if (k >= K && xa[k] != 0) bad++;
+            }
+            for (int j = 0; j < N; j++) {
+                float wmax = 0;
+                for (int k = 0; k < K; k++) wmax = fmaxf(wmax, fabsf(w[j * K + k]));
+                float sw = wmax > 0 ? wmax / 127.0f : 1.0f;
+                CHECK(q.scale[j] == sw, "weight scale of channel %d", j);
+                long long acc = 0, rs = 0;
+                for (int k = 0; k < K; k++) {
+                    long qw = lrintf(w[j * K + k] * (1.0f / sw));
+                    if (labs(qw) > 127 || qw != q.q[(size_t)j * Kp + k]) bad++;
+                    acc += (long long)xa[k] * qw;
+                    rs += qw;
+                }
+                if (rs != q.rowsum[j]) bad++;
+                float want = (float)(acc - z * rs) * (sa * sw) + b[j];
+                if (c[i * N + j] != want) bad++;
+            }
+        }
+        free(xa);
+        CHECK(bad == 0, "int8 M=%d K=%d N=%d: %d results differ from the exact integer reference (%s)", M, K, N,
+              bad, gemm_kernel_name());
+        if (K >= 100) {
+            double cs = test_cosine(c, cf, (size_t)M * N);
+            CHECK(cs > 0.9999, "int8 vs fp32 cosine %.6f (M=%d K=%d N=%d)", cs, M, K, N);
+        }
+        gemm_q8_free(&q);
+        free(a), free(w), free(b), free(c), free(cf);
+    }
+}
+
+static void test_attention(jaclip_pool *pool)
+{
+    static const int lens[] = {1, 7, 197, 16, 3};
+    int n_seg = 5, H = 3, hd = 64, C = H * hd;
+    int seg[6] = {0};
+    for (int s = 0; s < n_seg; s++) seg[s + 1] = seg[s] + lens[s];
+    int T = seg[n_seg];
+    float *q = malloc(sizeof(float) * T * C), *k = malloc(sizeof(float) * T * C), *v = malloc(sizeof(float) * T * C);
+    float *o = malloc(sizeof(float) * T * C), *scratch = malloc(sizeof(float) * 2 * attention_scratch_floats(197, 64));
+    fill(q, (size_t)T * C), fill(k, (size_t)T * C), fill(v, (size_t)T * C);
+    for (int i = 0; i < T * C; i++) q[i] *= 3; /* peaky softmax */
+    attention_forward(pool, o, q, k, v, seg, n_seg, H, hd, 0.125f, scratch, 197);
+    int bad = 0;
+    double *p = malloc(sizeof(double) * 197);
+    for (int s = 0; s < n_seg; s++)
+        for (int h = 0; h < H; h++)
+            for (int i = seg[s]; i < seg[s + 1]; i++) {
+                double mx = -1e300, sum = 0;
+                for (int t = seg[s]; t < seg[s + 1]; t++) {
+                    double d = 0;
+                    for (int e = 0; e < hd; e++) d += (double)q[i * C + h * hd + e] * k[t * C + h * hd + e];
+                    p[t - seg[s]] = d * 0.125;
+                    mx = fmax(mx, p[t - seg[s]]);
+                }
+                for (int t = 0; t < lens[s]; t++) sum += (p[t] = exp(p[t] - mx));
+                for (int e = 0; e < hd; e++) {
+                    double r = 0;
+                    for (int t = 0; t < lens[s]; t++) r += p[t] / sum * v[(seg[s] + t) * C + h * hd + e];
+                    if (fabs(r - o[i * C + h * hd + e]) > 2e-5) {
+                        if (bad < 3) fprintf(stderr, "attention seg %d head %d row %d e %d: %g vs %g\n", s, h, i, e, (double)o[i * C + h * hd + e], r);
+                        bad++;
+                    }
+                }
+            }
+    CHECK(bad == 0, "attention: %d wrong outputs (%s)", bad, gemm_kernel_name());
+    free(p), free(q), free(k), free(v), free(o), free(scratch);
+}
+
+static void test_ops(jaclip_pool *pool)
+{
+    int T = 5, C = 203;
+    float *x = malloc(sizeof(float) * T * C), *o = malloc(sizeof(float) * T * C), *w = malloc(sizeof(float) * C),
+          *b = malloc(sizeof(float) * C);
+    fill(x, (size_t)T * C), fill(w, C), fill(b, C);
+    for (int i = 0; i < T * C; i++) x[i] = x[i] * 4 + 1;
+    layernorm_forward(pool, o, x, w, b, T, C, 1e-6f);
+    int bad = 0;
+    for (int r = 0; r < T; r++) {
+        double m = 0, v = 0;
+        for (int i = 0; i < C; i++) m += x[r * C + i];
+        m /= C;
+        for (int i = 0; i < C; i++) v += (x[r * C + i] - m) * (x[r * C + i] - m);
+        v /= C;
+        for (int i = 0; i < C; i++) {
+            double want = (x[r * C + i] - m) / sqrt(v + 1e-6) * w[i] + b[i];
+            bad += fabs(want - o[r * C + i]) > 2e-6 * (1 + fabs(want));
+        }
+    }
+    CHECK(bad == 0, "layernorm: %d wrong (%s)", bad, gemm_kernel_name());
+    size_t n = 4099;
+    float *g = malloc(sizeof(float) * n), *u = malloc(sizeof(float) * n), *y = malloc(sizeof(float) * n);
+    for (size_t i = 0; i < n; i++) g[i] = ((float)i - 2000.0f) / 200.0f, u[i] = frand();
+    memcpy(y, g, sizeof(float) * n);
+    gelu_forward(pool, y, n);
+    bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        double want = 0.5 * g[i] * (1 + erf(g[i] / sqrt(2.0)));
+        bad += fabs(want - y[i]) > 1e-6 * (1 + fabs(want));
+    }
+    CHECK(bad == 0, "gelu: %d wrong (%s)", bad, gemm_kernel_name());
+    swiglu_forward(pool, y, g, u, n);
+    bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        double want = g[i] / (1 + exp(-(double)g[i])) * u[i];
+        bad += fabs(want - y[i]) > 2e-6 * (1 + fabs(want));
+    }
+    CHECK(bad == 0, "swiglu: %d wrong (%s)", bad, gemm_kernel_name());
+    float row[37];
+    for (int i = 0; i < 37; i++) row[i] = frand() * 30;
+    double ref[37], mx = -1e300, s = 0;
+    for (int i = 0; i < 37; i++) mx = fmax(mx, row[i]);
+    for (int i = 0; i < 37; i++) s += (ref[i] = exp(row[i] - mx));
+    softmax_row(row, 37);
+    bad = 0;
+    for (int i = 0; i < 37; i++) bad += fabs(ref[i] / s - row[i]) > 1e-6;
+    CHECK(bad == 0, "softmax: %d wrong (%s)", bad, gemm_kernel_name());
+    free(x), free(o), free(w), free(b), free(g), free(u), free(y);
+}
+
+int main(int argc, char **argv)
+{
+    (void)argc;
+    const char *forced = getenv("JACLIP_GEMM");
+    if (!forced) { /* parent: one child per level */
+        static const char *levels[] = {"portable", "avx2", "avx512"};
+        for (int i = 0; i < 3; i++) {
+            int rc = test_system("JACLIP_GEMM=%s '%s'", levels[i], argv[0]);
+            CHECK(rc == 0, "level %s failed (exit %d)", levels[i], rc);
+        }
+        return test_done();
+    }
+    const char *got = gemm_kernel_name();
+    if (strcmp(got, forced) != 0)
+        printf("NOTE: JACLIP_GEMM=%s is not available on this CPU; the dispatcher chose %s (tested as such)\n", forced,
+               got);
+    else
+        printf("testing level %s\n", got);
+    jaclip_pool *pool;
+    jaclip_err err;
+    REQUIRE(jaclip_pool_create(2, &pool, &err) == JACLIP_OK, "pool");
+    test_matmul(NULL);
+    test_matmul(pool);
+    test_batch_invariance(pool);
+    test_gemm_dot();
+    test_int8(pool);
+    test_attention(pool);
+    test_ops(pool);
+    jaclip_pool_free(pool);
+    return test_done();
+}
