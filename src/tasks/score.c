@@ -53,9 +53,9 @@
 typedef struct sc_impl {
     const char *name;
     int vw, nr;
-    void (*tile_sim)(int D, const float *A, int groups, const float *Bp, int npanels, float *S, int ldS);
-    void (*tile_lse)(float *S, int ldS, int mb, int nc, int ncp, float inv_tau, float *row_shift, float *row_sum,
-                     float *col_shift, float *col_sum, float *cmax);
+    float (*tile_sim)(int D, const float *A, int groups, const float *Bp, int npanels, float *S, int ldS);
+    void (*tile_lse)(float *S, int ldS, int mb, int nc, int ncp, float M, float inv_tau, float *row_shift,
+                     float *row_sum, float *col_shift, float *col_sum);
     void (*lse_merge)(float *m, float *s, const float *sh, const float *su, int n, float inv_tau);
     void (*tile_normsim)(const float *S, int ldS, int mb, int ncp, int pinf, float *acc);
 } sc_impl;
@@ -469,7 +469,7 @@ typedef struct neg_ctx {
     /* batch */
     const int64_t *idx;
     int64_t b, rows_pad, cols_pad;
-    float *Ib;       /* rows_pad x D */
+    float *Ib;       /* rows_pad x D in panels of SC_MR rows (D x SC_MR each) */
     float *Tp;       /* cols_pad x D in panels of NR */
     float *rp_shift; /* ncb x bmax */
     float *rp_sum;
@@ -494,9 +494,10 @@ static void gather_task(void *vc, int task, int thread)
     if (hi > end) hi = end;
     for (int64_t r = lo; r < hi; r++) {
         if (r < c->rows_pad) {
-            float *dst = c->Ib + (size_t)r * D;
-            if (r < c->b) gather_row(c->img, c->idx[r], dst);
-            else memset(dst, 0, (size_t)D * sizeof(float));
+            if (r < c->b) gather_row(c->img, c->idx[r], tmp);
+            else memset(tmp, 0, (size_t)D * sizeof(float));
+            float *panel = c->Ib + (size_t)(r / SC_MR) * D * SC_MR + (size_t)(r % SC_MR);
+            for (int k = 0; k < D; k++) panel[(size_t)k * SC_MR] = tmp[k];
         }
         if (r < c->cols_pad) {
             if (r < c->b) gather_row(c->txt, c->idx[r], tmp);
@@ -507,13 +508,13 @@ static void gather_task(void *vc, int task, int thread)
     }
 }
 
-/* scratch layout per thread: S (SC_MB*SC_NC) | cmax, cshift, csum, cm, cs (SC_NC each) |
+/* scratch layout per thread: S (SC_MB*SC_NC) | cshift, csum, cm, cs (SC_NC each) |
  * rshift, rsum (SC_MB each) | gather row (D) */
 static void column_task(void *vc, int cb, int thread)
 {
     neg_ctx *c = vc;
     float *S = c->scratch + (size_t)thread * c->scratch_per;
-    float *cmax = S + SC_MB * SC_NC, *cshift = cmax + SC_NC, *csum = cshift + SC_NC, *cm = csum + SC_NC,
+    float *cshift = S + SC_MB * SC_NC, *csum = cshift + SC_NC, *cm = csum + SC_NC,
           *cs = cm + SC_NC, *rshift = cs + SC_NC, *rsum = rshift + SC_MB;
     int64_t c0 = (int64_t)cb * SC_NC;
     int nc = (int)(c->b - c0 < SC_NC ? c->b - c0 : SC_NC);
@@ -524,8 +525,8 @@ static void column_task(void *vc, int cb, int thread)
     const float *panels = c->Tp + (size_t)c0 * c->D;
     for (int64_t r0 = 0; r0 < c->b; r0 += SC_MB) {
         int mb = (int)(c->b - r0 < SC_MB ? c->b - r0 : SC_MB);
-        c->im->tile_sim(c->D, c->Ib + (size_t)r0 * c->D, SC_MB / SC_MR, panels, SC_NC / c->im->nr, S, SC_NC);
-        c->im->tile_lse(S, SC_NC, mb, nc, SC_NC, c->inv_tau, rshift, rsum, cshift, csum, cmax);
+        float M = c->im->tile_sim(c->D, c->Ib + (size_t)r0 * c->D, SC_MB / SC_MR, panels, SC_NC / c->im->nr, S, SC_NC);
+        c->im->tile_lse(S, SC_NC, mb, nc, SC_NC, M, c->inv_tau, rshift, rsum, cshift, csum);
         memcpy(c->rp_shift + (size_t)cb * c->bmax + r0, rshift, (size_t)mb * sizeof(float));
         memcpy(c->rp_sum + (size_t)cb * c->bmax + r0, rsum, (size_t)mb * sizeof(float));
         c->im->lse_merge(cm, cs, cshift, csum, SC_NC, c->inv_tau);
@@ -685,9 +686,12 @@ static void ns_task(void *vc, int task, int thread)
     int64_t lo = (int64_t)task * NS_ROWS, hi = lo + NS_ROWS;
     if (hi > c->img->n) hi = c->img->n;
     int64_t m = hi - lo, mpad = (m + SC_MB - 1) / SC_MB * SC_MB;
+    float *tmp = A + (size_t)NS_ROWS * D;
     for (int64_t r = 0; r < mpad; r++) {
-        if (r < m) gather_row(c->img, lo + r, A + (size_t)r * D);
-        else memset(A + (size_t)r * D, 0, (size_t)D * sizeof(float));
+        if (r < m) gather_row(c->img, lo + r, tmp);
+        else memset(tmp, 0, (size_t)D * sizeof(float));
+        float *panel = A + (size_t)(r / SC_MR) * D * SC_MR + (size_t)(r % SC_MR);
+        for (int k = 0; k < D; k++) panel[(size_t)k * SC_MR] = tmp[k];
     }
     for (int64_t c0 = 0; c0 < c->cols_pad; c0 += SC_NC)
         for (int64_t r0 = 0; r0 < m; r0 += SC_MB) {
@@ -713,7 +717,7 @@ jaclip_status jaclip_score_normsim(const jaclip_emb_view *img, const jaclip_emb_
     int nt = pool ? jaclip_pool_size(pool) : 1;
     int64_t chunk = target->n < NS_CHUNK ? target->n : NS_CHUNK;
     int64_t cpad = (chunk + SC_NC - 1) / SC_NC * SC_NC;
-    c.scratch_per = (size_t)SC_MB * SC_NC + (size_t)NS_ROWS * c.D + 64;
+    c.scratch_per = (size_t)SC_MB * SC_NC + (size_t)(NS_ROWS + 1) * c.D + 64;
     c.Tp = jc_malloc_aligned((size_t)cpad * c.D * sizeof(float));
     c.scratch = jc_malloc_aligned((size_t)nt * c.scratch_per * sizeof(float));
     if (!c.Tp || !c.scratch) {
