@@ -74,9 +74,12 @@ def normed(path):
     return x / np.linalg.norm(x, axis=1, keepdims=True)
 
 
-def lse(a, axis):
+def lse(a, axis, work):
+    """log-sum-exp along axis with max subtraction; `work` is a scratch array like a."""
     m = a.max(axis=axis, keepdims=True)
-    return (m + np.log(np.exp(a - m).sum(axis=axis, keepdims=True))).squeeze(axis)
+    np.subtract(a, m, out=work)
+    np.exp(work, out=work)
+    return (m + np.log(work.sum(axis=axis, keepdims=True))).squeeze(axis)
 
 
 def negclip(I, T, batch, repeats, tau, seed):
@@ -87,8 +90,10 @@ def negclip(I, T, batch, repeats, tau, seed):
     R = np.zeros(n)
     for rep in range(reps):
         for idx in batches(n, batch, seed, rep):
-            S = I[idx] @ T[idx].T / tau
-            R[idx] += 0.5 * tau * lse(S, 1) + 0.5 * tau * lse(S, 0)
+            S = I[idx] @ T[idx].T
+            S /= tau
+            work = np.empty_like(S)
+            R[idx] += 0.5 * tau * lse(S, 1, work) + 0.5 * tau * lse(S, 0, work)
     return css - R / reps
 
 
