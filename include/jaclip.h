@@ -145,6 +145,7 @@ typedef struct jaclip_model_params {
     const char *tokenizer_path; /* NULL: DIR/spiece.model */
     int n_threads;              /* <= 0: all CPUs */
     jaclip_pool *pool;          /* optional shared pool (not owned); overrides n_threads */
+    int allow_unknown_config;   /* 1: unknown config.json keys are warnings, not errors */
 } jaclip_model_params;
 
 jaclip_model_params jaclip_model_default_params(void);
