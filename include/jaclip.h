@@ -234,6 +234,31 @@ jaclip_filter_params jaclip_filter_default_params(void);
 jaclip_status jaclip_filter_select(const float *scores, int64_t n, const jaclip_filter_params *p,
                                    uint8_t *keep, int64_t *n_kept, jaclip_err *err);
 
+/* Filtering WebDataset shards end to end (tasks/filter_shards.c): embeds every (image, txt)
+ * sample of the input shards with the model, scores all pairs globally, and writes the kept
+ * samples (all their fields) to OUT/<same shard name>, adding <key>.json with the scores.
+ * State lives in OUT/.jaclip-filter/ so that a rerun resumes where it stopped; every file is
+ * written atomically, so an interruption never leaves a partial shard. */
+typedef struct jaclip_filter_shards_params {
+    const char *const *in_shards; /* .tar paths */
+    int n_in;
+    const char *out_dir;
+    int use_clipscore;            /* 0: negCLIPLoss, 1: CLIP score */
+    double keep_fraction;
+    jaclip_negclip_params negclip; /* temperature <= 0: the model's own */
+    int embed_batch;              /* samples per model call (default 32) */
+    int quiet;
+} jaclip_filter_shards_params;
+
+typedef struct jaclip_filter_shards_result {
+    int64_t n_pairs, n_kept, n_skipped; /* skipped: samples without image/txt or undecodable */
+    int shards_embedded, shards_cached, shards_written, shards_existing;
+} jaclip_filter_shards_result;
+
+jaclip_filter_shards_params jaclip_filter_shards_default_params(void);
+jaclip_status jaclip_filter_shards(jaclip_model *m, const jaclip_filter_shards_params *p,
+                                   jaclip_filter_shards_result *res, jaclip_err *err);
+
 #ifdef __cplusplus
 }
 #endif
