@@ -6,11 +6,12 @@
 # (VmHWM, which includes the mapped input pages) and the peak anonymous memory (RssAnon:
 # what jaclip itself allocates). Run bench_fma_peak next to it for the peak.
 #
-#   bench/negclip_full.sh [build/jaclip] [pairs] [threads]
+#   bench/negclip_full.sh [build/jaclip] [pairs] [threads] [repeats]
 set -euo pipefail
 J=${1:-build/jaclip}
 N=${2:-1000000}
 TH=${3:-0}
+K=${4:-10}
 D=256
 W=${BENCH_DIR:-$(mktemp -d)}
 if [ ! -e "$W/I_$N.npy" ]; then
@@ -25,7 +26,7 @@ for name in ("I", "T"):
     a.flush()
 PY
 fi
-"$J" score --image-emb "$W/I_$N.npy" --text-emb "$W/T_$N.npy" --method negclip --batch 32768 --repeats 10 \
+"$J" score --image-emb "$W/I_$N.npy" --text-emb "$W/T_$N.npy" --method negclip --batch 32768 --repeats "$K" \
     --temperature 0.01 --threads "$TH" --quiet --out "$W/scores.npy" > "$W/out.txt" &
 pid=$!
 anon=0; hwm=0
@@ -42,10 +43,10 @@ done
 wait $pid
 cat "$W/out.txt"
 wall=$(sed -n 's/.*threads: \([0-9.]*\) s$/\1/p' "$W/out.txt")
-/usr/bin/python3 - "$N" "$D" "$wall" "$cpu" "$anon" "$hwm" <<'PY'
+/usr/bin/python3 - "$N" "$D" "$wall" "$cpu" "$anon" "$hwm" "$K" <<'PY'
 import sys
 n, d, wall, cpu, anon, hwm = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])
-B, K = 32768, 10
+B, K = 32768, int(sys.argv[7])
 nb = -(-n // B)
 flops = K * sum(2.0 * ((k + 1) * n // nb - k * n // nb) ** 2 * d for k in range(nb))
 print(f"similarity flops {flops:.4g}; wall {wall:.1f} s -> {flops / wall / 1e9:.1f} GFLOP/s; "

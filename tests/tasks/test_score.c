@@ -278,6 +278,37 @@ static void test_against_brute(jaclip_pool *pool)
     free(ref);
 }
 
+/* tau = 0.01 and perfectly matched pairs (I = T): cos = 1 on the diagonal, e^100 per term */
+static void test_matched(jaclip_pool *pool)
+{
+    int n = 500, d = 16;
+    float *I = malloc(sizeof(float) * n * d), *out = malloc(sizeof(float) * n);
+    double *ref = malloc(sizeof(double) * n);
+    for (int i = 0; i < n * d; i++) I[i] = nrand();
+    jaclip_emb_view v = view(I, n, d, "I");
+    negclip_brute(I, I, n, d, 200, 2, 0.01, 9, ref);
+    for (int pi = 0; pi < 3; pi++) {
+        if (!use_path(paths[pi])) continue;
+        jaclip_negclip_params p = jaclip_negclip_default_params();
+        p.batch = 200;
+        p.repeats = 2;
+        p.seed = 9;
+        p.pool = pool;
+        CHECK(jaclip_score_negclip(&v, &v, &p, out, NULL) == JACLIP_OK, "run");
+        int finite = 1;
+        double worst = 0;
+        for (int i = 0; i < n; i++) {
+            finite &= isfinite(out[i]);
+            worst = fmax(worst, fabs(out[i] - ref[i]));
+        }
+        CHECK(finite && worst < 1e-5, "%s: matched pairs at tau=0.01: finite %d, max diff %g", paths[pi], finite, worst);
+    }
+    unsetenv("JACLIP_SIMD");
+    free(I);
+    free(out);
+    free(ref);
+}
+
 static void test_batching(void)
 {
     const int64_t ns[4] = {5, 1000, 4099, 100003};
@@ -422,6 +453,7 @@ int main(void)
     REQUIRE(jaclip_pool_create(2, &pool, NULL) == JACLIP_OK, "pool");
     test_closed_forms(pool);
     test_against_brute(pool);
+    test_matched(pool);
     test_batching();
     test_errors();
     test_filter();
