@@ -26,8 +26,16 @@
  * at most one. With n <= B there is one batch, the result does not depend on seed or K, and
  * it is computed once.
  *
+ * SIMD: the similarity kernel and the exp/LSE sweep are one template (score_simd.inc) compiled
+ * for AVX-512F, AVX2+FMA (GCC target pragmas) and portable C; the widest path the CPU has is
+ * picked at run time (JACLIP_SIMD=scalar|avx2|avx512 narrows it, for tests and comparisons).
+ * Micro-tile 6 x 2 vectors over panels packed per batch; the tile maximum comes from the
+ * accumulator registers, so each similarity costs one exponential.
+ *
  * The permutation (documented so that anyone can reproduce the batches; tools/ref/negclip_ref.py
- * does): splitmix64(x) is Vigna's finaliser. For repetition r and seed S, with w the smallest
+ * does): splitmix64(x) is Vigna's SplitMix64 step, z = x + 0x9E3779B97F4A7C15,
+ * z = (z ^ z>>30) * 0xBF58476D1CE4E5B9, z = (z ^ z>>27) * 0x94D049BB133111EB, z ^ z>>31
+ * (mod 2^64). For repetition r and seed S, with w the smallest
  * even bit count >= 2 such that 2^w >= n and h = w/2, round keys key_j = splitmix64(
  * splitmix64(S) + 4r + j), j = 0..3. A 4-round Feistel network on w bits maps (L, R) ->
  * (R, L xor (splitmix64(R xor key_j) & (2^h - 1))); x = (L << h) | R. perm(p) applies it
@@ -42,7 +50,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#if defined(__x86_64__)
 #include <immintrin.h>
+#endif
 
 #include "base/base.h"
 
