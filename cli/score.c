@@ -3,10 +3,13 @@
  * (CLIP score, negCLIPLoss, NormSim), written as a float32 .npy and, with --keys, as JSONL
  * with one key per pair. The embeddings are memory-mapped, never loaded whole.
  */
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "base/base.h"
 #include "cli.h"
@@ -76,6 +79,37 @@ static int map_emb(const char *path, jc_npy *npy, jaclip_emb_view *v)
     return 0;
 }
 
+/* n floats for the scores. Past 256 MB they live in an unlinked temp file next to the output,
+ * mapped shared: page cache the kernel can write back, not anonymous memory, so the resident
+ * memory of `jaclip score` stays O(B*D) for any number of pairs. *maplen = 0: malloc'd.
+ * JACLIP_SCORES_INMEM_MAX (bytes) moves the limit (the tests set 0 to exercise the file). */
+static float *alloc_scores(const char *out_path, int64_t n, size_t *maplen)
+{
+    size_t bytes = (size_t)n * sizeof(float);
+    *maplen = 0;
+    size_t limit = (size_t)256 << 20;
+    const char *env = getenv("JACLIP_SCORES_INMEM_MAX");
+    if (env && *env) limit = (size_t)strtoull(env, NULL, 10);
+    if (bytes < limit || bytes == 0) return malloc(bytes ? bytes : 1);
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.scores-tmp.%d", out_path, (int)getpid());
+    int fd = open(tmp, O_RDWR | O_CREAT | O_EXCL, 0600);
+    if (fd < 0) return NULL;
+    unlink(tmp);
+    void *p = MAP_FAILED;
+    if (ftruncate(fd, (off_t)bytes) == 0) p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    close(fd);
+    if (p == MAP_FAILED) return NULL;
+    *maplen = bytes;
+    return p;
+}
+
+static void free_scores(float *p, size_t maplen)
+{
+    if (maplen) munmap(p, maplen);
+    else free(p);
+}
+
 static int run_score(int argc, char **argv)
 {
     const char *img_path = NULL, *txt_path = NULL, *tgt_path = NULL, *out_path = NULL, *method = NULL;
@@ -143,6 +177,7 @@ static int run_score(int argc, char **argv)
     jc_npy ni = {0}, nt = {0}, ng = {0};
     jaclip_emb_view vi = {0}, vt = {0}, vg = {0};
     float *out = NULL, *cosv = NULL;
+    size_t out_map = 0, cos_map = 0;
     jaclip_pool *pool = NULL;
     jaclip_err err = {0};
     int rc = 1;
@@ -154,7 +189,7 @@ static int run_score(int argc, char **argv)
         goto done;
     }
     np.pool = pool;
-    out = jc_malloc_array((size_t)vi.n, sizeof *out);
+    out = alloc_scores(out_path, vi.n, &out_map);
     if (!out) {
         cli_failf(CMD, "out of memory for %lld scores", (long long)vi.n);
         goto done;
@@ -206,7 +241,7 @@ static int run_score(int argc, char **argv)
         const float *cols[2] = {out, NULL};
         int ncols = 1;
         if (m_neg) {
-            cosv = jc_malloc_array((size_t)vi.n, sizeof *cosv);
+            cosv = alloc_scores(out_path, vi.n, &cos_map);
             if (!cosv || jaclip_score_clip(&vi, &vt, cosv, &err)) {
                 free(jp);
                 cli_fail(CMD, &err);
@@ -227,8 +262,8 @@ static int run_score(int argc, char **argv)
     }
     rc = 0;
 done:
-    free(out);
-    free(cosv);
+    if (out) free_scores(out, out_map);
+    if (cosv) free_scores(cosv, cos_map);
     jaclip_pool_free(pool);
     jc_npy_unmap(&ni);
     jc_npy_unmap(&nt);

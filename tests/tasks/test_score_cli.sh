@@ -23,6 +23,11 @@ $J score --image-emb $T/I.npy --text-emb $T/T.npy --method negclip --batch 4096 
     --temperature 0.01 --seed 7 --out $T/neg7.npy --quiet
 if $PY $REF compare $T/neg7.npy $T/neg_ref.npy --tol 1e-5 >/dev/null; then bad "a different seed agrees: the check is blind"; else ok "another seed's batching disagrees"; fi
 
+# scores held in a mapped temp file instead of memory (what very large N uses): same bits, no temp left
+JACLIP_SCORES_INMEM_MAX=0 $J score --image-emb $T/I.npy --text-emb $T/T.npy --method negclip --batch 4096 \
+    --repeats 3 --temperature 0.01 --seed 2024 --out $T/negm.npy --quiet >/dev/null
+if cmp -s $T/neg.npy $T/negm.npy && ! ls $T | grep -q scores-tmp; then ok "file-backed score buffer"; else bad "file-backed score buffer"; fi
+
 # fp16 input, smaller N, tau = 0.07
 $PY $REF gen --n 6000 --dim 32 --seed 3 --matched 0.2 --f16 --img $T/Ih.npy --txt $T/Th.npy
 $J score --image-emb $T/Ih.npy --text-emb $T/Th.npy --method negclip --batch 2500 --repeats 2 \
