@@ -359,7 +359,7 @@ jaclip_status jaclip_filter_shards(jaclip_model *m, const jaclip_filter_shards_p
         free(old);
         if (!same) {
             st = jc_err(err, JACLIP_ERR_ARG,
-                        "%s holds an unfinished run with other inputs or settings (%s); use another --out or remove it",
+                        "%s holds a run with other inputs or settings (%s); use another --out or remove it",
                         p->out_dir, ppath);
             goto done;
         }
