@@ -218,6 +218,96 @@ jaclip_status jaclip_index_search(const jaclip_index *ix, const float *query, in
 jaclip_status jaclip_model_set_dtype(jaclip_model *m, const char *dtype, jaclip_err *err);
 const char *jaclip_model_dtype(const jaclip_model *m); /* "fp32" or "int8" */
 
+/* ====================================================================================== */
+/* Scoring and filtering (tasks/score, tasks/filter)                                      */
+/* ====================================================================================== */
+
+/* A read-only view of n embeddings of dim values, row-major, as float32 or IEEE float16
+ * (e.g. the data of a memory-mapped .npy). `name` (a file name) is used in error messages. */
+typedef enum jaclip_dtype { JACLIP_F32 = 0, JACLIP_F16 = 1 } jaclip_dtype;
+typedef struct jaclip_emb_view {
+    const void *data;
+    int64_t n;
+    int dim;
+    jaclip_dtype dtype;
+    const char *name;
+} jaclip_emb_view;
+
+typedef struct jaclip_negclip_params {
+    int64_t batch;      /* B, pairs per random batch (default 32768) */
+    int repeats;        /* K, independent random batchings averaged (default 10) */
+    float temperature;  /* tau of the scoring model (default 0.01) */
+    uint64_t seed;      /* batch assignment seed (default 0) */
+    jaclip_pool *pool;  /* optional (not owned); NULL: single thread */
+    int quiet;          /* 1: no progress line on stderr */
+} jaclip_negclip_params;
+
+jaclip_negclip_params jaclip_negclip_default_params(void);
+
+/* CLIP score: out[i] = cos(img_i, txt_i). Inputs are checked (same n and dim, finite,
+ * non-zero rows). */
+jaclip_status jaclip_score_clip(const jaclip_emb_view *img, const jaclip_emb_view *txt, float *out,
+                                jaclip_err *err);
+
+/* negCLIPLoss (Wang et al. 2024): out[i] = cos_ii - (1/K) sum_k [tau/2 LSE_row + tau/2 LSE_col]
+ * inside random batches. Rows are L2-normalised first. Batches of one repetition are the
+ * ceil(n/B) slices of a seeded pseudo-random permutation with near-equal sizes (see
+ * src/tasks/score.c). out has n floats. */
+jaclip_status jaclip_score_negclip(const jaclip_emb_view *img, const jaclip_emb_view *txt,
+                                   const jaclip_negclip_params *p, float *out, jaclip_err *err);
+
+/* Batch of every pair in repetition `rep` (0-based) under the negCLIPLoss batching:
+ * batch_id[i] in [0, ceil(n/B)). For tests and for inspecting the assignment. */
+jaclip_status jaclip_negclip_assignment(int64_t n, int64_t batch, uint64_t seed, int rep,
+                                        int32_t *batch_id, jaclip_err *err);
+
+/* NormSim_p (p = 2, or p = INFINITY for the max) of each image embedding against the target
+ * image embeddings: out[i] = (sum_t |g_t . f_i|^p)^(1/p), all rows L2-normalised. */
+jaclip_status jaclip_score_normsim(const jaclip_emb_view *img, const jaclip_emb_view *target, double p,
+                                   jaclip_pool *pool, float *out, jaclip_err *err);
+
+/* Selection (reference filter_by_score): keep the top int(n*keep_fraction) by score (ties go
+ * to the lower index) or every score >= threshold; optionally a second stage keeps, among the
+ * survivors, the top int(n*second_fraction) by second[] (NormSim), n being the whole pool. */
+typedef struct jaclip_filter_params {
+    double keep_fraction;   /* in [0,1]; < 0: use threshold */
+    double threshold;       /* used when keep_fraction < 0 */
+    const float *second;    /* optional second-stage scores (n floats) or NULL */
+    double second_fraction; /* of the whole pool; ignored when second is NULL */
+} jaclip_filter_params;
+
+jaclip_filter_params jaclip_filter_default_params(void);
+
+/* keep[i] = 1 for kept pairs, 0 otherwise; *n_kept receives the count. Uses O(1) extra
+ * memory (radix selection over the scores). NaN scores are an error. */
+jaclip_status jaclip_filter_select(const float *scores, int64_t n, const jaclip_filter_params *p,
+                                   uint8_t *keep, int64_t *n_kept, jaclip_err *err);
+
+/* Filtering WebDataset shards end to end (tasks/filter_shards.c): embeds every (image, txt)
+ * sample of the input shards with the model, scores all pairs globally, and writes the kept
+ * samples (all their fields) to OUT/<same shard name>, adding <key>.json with the scores.
+ * State lives in OUT/.jaclip-filter/ so that a rerun resumes where it stopped; every file is
+ * written atomically, so an interruption never leaves a partial shard. */
+typedef struct jaclip_filter_shards_params {
+    const char *const *in_shards; /* .tar paths */
+    int n_in;
+    const char *out_dir;
+    int use_clipscore;            /* 0: negCLIPLoss, 1: CLIP score */
+    double keep_fraction;
+    jaclip_negclip_params negclip; /* temperature <= 0: the model's own */
+    int embed_batch;              /* samples per model call (default 32) */
+    int quiet;
+} jaclip_filter_shards_params;
+
+typedef struct jaclip_filter_shards_result {
+    int64_t n_pairs, n_kept, n_skipped; /* skipped: samples without image/txt or undecodable */
+    int shards_embedded, shards_cached, shards_written, shards_existing;
+} jaclip_filter_shards_result;
+
+jaclip_filter_shards_params jaclip_filter_shards_default_params(void);
+jaclip_status jaclip_filter_shards(jaclip_model *m, const jaclip_filter_shards_params *p,
+                                   jaclip_filter_shards_result *res, jaclip_err *err);
+
 #ifdef __cplusplus
 }
 #endif
