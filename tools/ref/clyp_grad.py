@@ -8,9 +8,11 @@ float64 through the model of clyp_ref.py (written from the spec, no timm / trans
   clyp_grad.py compare GOT.safetensors WANT.safetensors [--tol 1e-4]
 
 Writes the gradients as float32 under each parameter's key and prints "loss X".  `compare`
-checks every tensor: ||got - want|| / max(||want||, 1e-6 * ||all||) <= tol (exit 1 otherwise);
+checks every tensor: ||got - want|| / max(||want||, 1e-5 * ||all||) <= tol (exit 1 otherwise);
 the floor matters only for gradients that are exactly zero in exact arithmetic (BERT's key
-bias: softmax is shift-invariant), where float32 leaves round-off of ~1e-8 * ||all||.
+bias: softmax is shift-invariant), where float32 leaves round-off of ~1e-10 * ||all|| whose size
+depends on the GEMM's summation order: the floor holds that to an absolute 1e-9 * ||all||, while
+every tensor whose true gradient exceeds 1e-5 of the total is held to the full relative tol.
 
   clyp_grad.py prep --golden tests/golden/model --rows 3,4,0,12,17 --out DIR
 writes DIR/pixels.npy, ids.npy, lengths.npy: a batch from the committed model goldens.
@@ -78,7 +80,7 @@ def cmd_compare(a):
             print("shape differs:", k, g.shape, w.shape)
             bad += 1
             continue
-        den = max(float(np.linalg.norm(w)), 1e-6 * tot)
+        den = max(float(np.linalg.norm(w)), 1e-5 * tot)
         rel = float(np.linalg.norm(g - w)) / den
         worst = max(worst, rel)
         if a.verbose: print("%-90s %.3g" % (k, rel))
