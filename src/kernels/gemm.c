@@ -313,7 +313,7 @@ static inline void dot_block(float *c, int ldc, const float *a, int lda, const f
  * slice of inp, MB x KC, stays in L1 with one NR block of W), then NR blocks of W, then
  * MR strips of inp. Lane accumulators of the unfinished blocks wait in io. */
 static void dot_tile(float *c, int ldc, const float *a, int lda, const float *w, int ldw, const float *bias, int M,
-                     int N, int K, float alpha)
+                     int N, int K, float alpha, bool prefetch)
 {
     int MR, NR;
     block_shape(&MR, &NR);
@@ -325,8 +325,17 @@ static void dot_tile(float *c, int ldc, const float *a, int lda, const float *w,
         int blk = 0;
         for (int j = 0; j < N; j += NR) {
             int nr = N - j < NR ? N - j : NR;
-            for (int i = 0; i < M; i += MR, blk++) {
+            /* the next block of W comes from memory at small M (one pass over W per text):
+             * ask for it while this one is used, a share of its lines per strip */
+            int jn = j + NR, nn = N - jn < NR ? N - jn : NR, ns = (M + MR - 1) / MR;
+            size_t lines = prefetch && nn > 0 ? (size_t)kc * 4 / 64 : 0;
+            for (int i = 0, s = 0; i < M; i += MR, blk++, s++) {
                 int mr = M - i < MR ? M - i : MR;
+#ifdef JC_X86
+                for (size_t l = lines * s / ns; l < lines * (s + 1) / ns; l++)
+                    for (int r = 0; r < nn; r++)
+                        _mm_prefetch((const char *)(w + (size_t)(jn + r) * ldw + k0) + l * 64, _MM_HINT_T0);
+#endif
                 dot_block(c + (size_t)i * ldc + j, ldc, a + (size_t)i * lda + k0, lda, w + (size_t)j * ldw + k0, ldw,
                           bias ? bias + j : NULL, mr, nr, kc, alpha, io + (size_t)blk * MR * NR * 16, fl);
             }
@@ -341,7 +350,7 @@ static void gemm_dot_tiles(float *c, int ldc, const float *a, int lda, const flo
         for (int j = 0; j < N; j += NBMAX) {
             int m = M - i < MB ? M - i : MB, n = N - j < NBMAX ? N - j : NBMAX;
             dot_tile(c + (size_t)i * ldc + j, ldc, a + (size_t)i * lda, lda, w + (size_t)j * ldw, ldw,
-                     bias ? bias + j : NULL, m, n, K, alpha);
+                     bias ? bias + j : NULL, m, n, K, alpha, false);
         }
 }
 
@@ -389,7 +398,7 @@ static void gemm_task(void *ctx, int task, int thread)
     int mb = j->M - m0 < MB ? j->M - m0 : MB;
     int nb = j->N - n0 < j->nb ? j->N - n0 : j->nb;
     dot_tile(j->out + (size_t)m0 * j->N + n0, j->N, j->inp + (size_t)m0 * j->K, j->K, j->w + (size_t)n0 * j->K, j->K,
-             j->bias ? j->bias + n0 : NULL, mb, nb, j->K, 1.0f);
+             j->bias ? j->bias + n0 : NULL, mb, nb, j->K, 1.0f, j->M <= MB);
 }
 
 void matmul_forward(jaclip_pool *pool, float *out, const float *inp, const float *w, const float *bias, int M, int K,
