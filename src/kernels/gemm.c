@@ -313,7 +313,33 @@ static inline void dot_block(float *c, int ldc, const float *a, int lda, const f
  * slice of inp, MB x KC, stays in L1 with one NR block of W), then NR blocks of W, then
  * MR strips of inp. Lane accumulators of the unfinished blocks wait in io. */
 static void dot_tile(float *c, int ldc, const float *a, int lda, const float *w, int ldw, const float *bias, int M,
-                     int N, int K, float alpha, bool prefetch)
+                     int N, int K, float alpha)
+{
+    int MR, NR;
+    block_shape(&MR, &NR);
+    _Alignas(64) float io[MB * NBMAX * 16];
+    int nk = K <= KC ? 1 : (K + KC - 1) / KC;
+    for (int kb = 0; kb < nk; kb++) {
+        int k0 = kb * KC, kc = nk == 1 ? K : (K - k0 < KC ? K - k0 : KC);
+        int fl = (kb > 0 ? FL_LOAD : 0) | (kb < nk - 1 ? FL_SAVE : 0);
+        int blk = 0;
+        for (int j = 0; j < N; j += NR) {
+            int nr = N - j < NR ? N - j : NR;
+            for (int i = 0; i < M; i += MR, blk++) {
+                int mr = M - i < MR ? M - i : MR;
+                dot_block(c + (size_t)i * ldc + j, ldc, a + (size_t)i * lda + k0, lda, w + (size_t)j * ldw + k0, ldw,
+                          bias ? bias + j : NULL, mr, nr, kc, alpha, io + (size_t)blk * MR * NR * 16, fl);
+            }
+        }
+    }
+}
+
+/* dot_tile for a product that is one row tile (M <= MB, a batch-1 text): the same blocks in
+ * the same order (identical results), plus software prefetch of the next W block, which at
+ * small M comes from memory (one pass over W per call). Kept apart so that the large-M path
+ * stays exactly as it was (a shared flag measured slower there). */
+static void dot_tile_pf(float *c, int ldc, const float *a, int lda, const float *w, int ldw, const float *bias, int M,
+                        int N, int K, float alpha)
 {
     int MR, NR;
     block_shape(&MR, &NR);
@@ -328,7 +354,7 @@ static void dot_tile(float *c, int ldc, const float *a, int lda, const float *w,
             /* the next block of W comes from memory at small M (one pass over W per text):
              * ask for it while this one is used, a share of its lines per strip */
             int jn = j + NR, nn = N - jn < NR ? N - jn : NR, ns = (M + MR - 1) / MR;
-            size_t lines = prefetch && nn > 0 ? (size_t)kc * 4 / 64 : 0;
+            size_t lines = nn > 0 ? (size_t)kc * 4 / 64 : 0;
             for (int i = 0, s = 0; i < M; i += MR, blk++, s++) {
                 int mr = M - i < MR ? M - i : MR;
 #ifdef JC_X86
@@ -350,7 +376,7 @@ static void gemm_dot_tiles(float *c, int ldc, const float *a, int lda, const flo
         for (int j = 0; j < N; j += NBMAX) {
             int m = M - i < MB ? M - i : MB, n = N - j < NBMAX ? N - j : NBMAX;
             dot_tile(c + (size_t)i * ldc + j, ldc, a + (size_t)i * lda, lda, w + (size_t)j * ldw, ldw,
-                     bias ? bias + j : NULL, m, n, K, alpha, false);
+                     bias ? bias + j : NULL, m, n, K, alpha);
         }
 }
 
@@ -397,8 +423,9 @@ static void gemm_task(void *ctx, int task, int thread)
     task_tile(task, j->M, j->tiles_n, j->nb, &m0, &n0);
     int mb = j->M - m0 < MB ? j->M - m0 : MB;
     int nb = j->N - n0 < j->nb ? j->N - n0 : j->nb;
-    dot_tile(j->out + (size_t)m0 * j->N + n0, j->N, j->inp + (size_t)m0 * j->K, j->K, j->w + (size_t)n0 * j->K, j->K,
-             j->bias ? j->bias + n0 : NULL, mb, nb, j->K, 1.0f, j->M <= MB);
+    (j->M <= MB ? dot_tile_pf : dot_tile)(j->out + (size_t)m0 * j->N + n0, j->N, j->inp + (size_t)m0 * j->K, j->K,
+                                           j->w + (size_t)n0 * j->K, j->K, j->bias ? j->bias + n0 : NULL, mb, nb, j->K,
+                                           1.0f);
 }
 
 void matmul_forward(jaclip_pool *pool, float *out, const float *inp, const float *w, const float *bias, int M, int K,
