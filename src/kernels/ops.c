@@ -21,33 +21,7 @@
 #endif
 
 #ifdef JC_X86
-/* e^x for 8 floats: x = n ln2 + r, |r| <= ln2/2, degree-6 polynomial (Cephes expf). */
-__attribute__((target("avx2,fma"), always_inline)) static inline __m256 exp8(__m256 x)
-{
-    x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.3f)), _mm256_set1_ps(88.3f));
-    __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
-                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
-    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
-    __m256 p = _mm256_set1_ps(1.9875691500e-4f);
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
-    __m256 r2 = _mm256_mul_ps(r, r);
-    p = _mm256_fmadd_ps(p, r2, _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
-    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-    return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
-}
-
-__attribute__((target("avx2,fma"), always_inline)) static inline float hadd8(__m256 v)
-{
-    __m128 x = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    x = _mm_add_ps(x, _mm_movehl_ps(x, x));
-    x = _mm_add_ss(x, _mm_shuffle_ps(x, x, 1));
-    return _mm_cvtss_f32(x);
-}
+#include "kernels/simd_avx2.h"
 
 __attribute__((target("avx2,fma"))) static void ln_row_avx2(float *o, const float *x, const float *w, const float *b,
                                                            int C, float eps)
@@ -55,7 +29,7 @@ __attribute__((target("avx2,fma"))) static void ln_row_avx2(float *o, const floa
     __m256 s = _mm256_setzero_ps();
     int i = 0;
     for (; i + 8 <= C; i += 8) s = _mm256_add_ps(s, _mm256_loadu_ps(x + i));
-    float sum = hadd8(s);
+    float sum = jc_hsum8_avx2(s);
     for (; i < C; i++) sum += x[i];
     float mean = sum / (float)C;
     __m256 mv = _mm256_set1_ps(mean), v = _mm256_setzero_ps();
@@ -63,7 +37,7 @@ __attribute__((target("avx2,fma"))) static void ln_row_avx2(float *o, const floa
         __m256 d = _mm256_sub_ps(_mm256_loadu_ps(x + i), mv);
         v = _mm256_fmadd_ps(d, d, v);
     }
-    float var = hadd8(v);
+    float var = jc_hsum8_avx2(v);
     for (; i < C; i++) var += (x[i] - mean) * (x[i] - mean);
     float rstd = (float)(1.0 / sqrt((double)var / C + (double)eps));
     __m256 rv = _mm256_set1_ps(rstd);
@@ -90,7 +64,7 @@ __attribute__((target("avx2,fma"))) static void gelu_avx2(float *x, size_t n)
         p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(-0.284496736f));
         p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(0.254829592f));
         p = _mm256_mul_ps(p, t);
-        __m256 e = exp8(_mm256_mul_ps(_mm256_xor_ps(az, sgnmask), az));
+        __m256 e = jc_exp8_avx2(_mm256_mul_ps(_mm256_xor_ps(az, sgnmask), az));
         __m256 erf_abs = _mm256_fnmadd_ps(p, e, one);
         __m256 erfv = _mm256_or_ps(erf_abs, _mm256_and_ps(z, sgnmask));
         _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_mul_ps(half, v), _mm256_add_ps(one, erfv)));
@@ -107,7 +81,7 @@ __attribute__((target("avx2,fma"))) static void swiglu_avx2(float *out, const fl
     size_t i = 0;
     for (; i + 8 <= n; i += 8) {
         __m256 gv = _mm256_loadu_ps(g + i);
-        __m256 e = exp8(_mm256_xor_ps(gv, sgn));
+        __m256 e = jc_exp8_avx2(_mm256_xor_ps(gv, sgn));
         __m256 s = _mm256_div_ps(gv, _mm256_add_ps(one, e));
         _mm256_storeu_ps(out + i, _mm256_mul_ps(s, _mm256_loadu_ps(u + i)));
     }
@@ -126,11 +100,11 @@ __attribute__((target("avx2,fma"))) static void softmax_avx2(float *x, int n)
     for (; i < n; i++) mx = x[i] > mx ? x[i] : mx;
     __m256 mxv = _mm256_set1_ps(mx), sv = _mm256_setzero_ps();
     for (i = 0; i + 8 <= n; i += 8) {
-        __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(x + i), mxv));
+        __m256 e = jc_exp8_avx2(_mm256_sub_ps(_mm256_loadu_ps(x + i), mxv));
         _mm256_storeu_ps(x + i, e);
         sv = _mm256_add_ps(sv, e);
     }
-    float s = hadd8(sv);
+    float s = jc_hsum8_avx2(sv);
     for (; i < n; i++) {
         x[i] = expf(x[i] - mx);
         s += x[i];

@@ -126,40 +126,15 @@ static inline float sc_exp_scalar(float x)
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #define SC_HAVE_X86 1
+#include "kernels/simd_avx2.h"
 /* ---- AVX2 + FMA ------------------------------------------------------------------------ */
 #pragma GCC push_options
 #pragma GCC target("avx2,fma")
-static inline float hsum_avx2(__m256 v)
-{
-    __m128 x = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    x = _mm_add_ps(x, _mm_movehl_ps(x, x));
-    x = _mm_add_ss(x, _mm_movehdup_ps(x));
-    return _mm_cvtss_f32(x);
-}
-static inline float hmax_avx2(__m256 v)
-{
-    __m128 x = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    x = _mm_max_ps(x, _mm_movehl_ps(x, x));
-    x = _mm_max_ss(x, _mm_movehdup_ps(x));
-    return _mm_cvtss_f32(x);
-}
+/* e^x, flushed to exactly 0 below -87 so a row far under its running max adds nothing. */
 static inline __m256 exp_avx2(__m256 x)
 {
     __m256 keep = _mm256_cmp_ps(x, _mm256_set1_ps(-87.0f), _CMP_GE_OQ);
-    x = _mm256_max_ps(x, _mm256_set1_ps(-87.0f));
-    __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
-                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
-    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
-    __m256 p = _mm256_set1_ps(1.9875691500e-4f);
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
-    p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
-    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-    return _mm256_and_ps(_mm256_mul_ps(p, _mm256_castsi256_ps(e)), keep);
+    return _mm256_and_ps(jc_exp8_avx2(x), keep);
 }
 #define SFX(x) x##_avx2
 #define SFX_NAME "avx2"
@@ -175,8 +150,8 @@ static inline __m256 exp_avx2(__m256 x)
 #define V_MUL _mm256_mul_ps
 #define V_FMA _mm256_fmadd_ps
 #define V_MAX _mm256_max_ps
-#define V_HMAX hmax_avx2
-#define V_HSUM hsum_avx2
+#define V_HMAX jc_hmax8_avx2
+#define V_HSUM jc_hsum8_avx2
 #define V_EXP exp_avx2
 #include "tasks/score_simd.inc"
 #undef SFX
