@@ -4,7 +4,8 @@
  * level, JACLIP_GEMM) use 8-lane float sums and a Cephes-style exp (about 1 ulp) and an
  * Abramowitz-Stegun erf (|error| < 1.5e-7), which keeps the towers within the parity
  * tolerance of PyTorch. Attention runs per (sequence, head) as two strided GEMMs
- * (q·kᵀ, then p·v) around a vectorised softmax.
+ * (q·kᵀ, then p·v) around a vectorised softmax; the class-token-only variant (one query
+ * per sequence) as dot products with each key, the softmax, and a p-weighted sum of v rows.
  */
 #include "kernels/ops.h"
 
@@ -48,13 +49,18 @@ __attribute__((target("avx2,fma"))) static void ln_row_avx2(float *o, const floa
     for (; i < C; i++) o[i] = (x[i] - mean) * rstd * w[i] + b[i];
 }
 
-/* 0.5 x (1 + erf(x/√2)), erf by Abramowitz-Stegun 7.1.26 */
+/* 0.5 x (1 + erf(x/√2)), erf by Abramowitz-Stegun 7.1.26. The last n % 8 go through the
+ * same vector code (via a padded copy), so an element's result never depends on where it
+ * sits in x: the class-token-only last layers gather rows and must match the full ones. */
 __attribute__((target("avx2,fma"))) static void gelu_avx2(float *x, size_t n)
 {
     const __m256 half = _mm256_set1_ps(0.5f), one = _mm256_set1_ps(1.0f), sgnmask = _mm256_set1_ps(-0.0f);
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        __m256 v = _mm256_loadu_ps(x + i);
+    _Alignas(32) float tail[8] = {0};
+    size_t i = 0, nt = n % 8;
+    for (; i < n; i += 8) {
+        float *xp = x + i;
+        if (i + 8 > n) memcpy(tail, xp, nt * sizeof(float)), xp = tail;
+        __m256 v = _mm256_loadu_ps(xp);
         __m256 z = _mm256_mul_ps(v, _mm256_set1_ps(0.70710678118654752f));
         __m256 az = _mm256_andnot_ps(sgnmask, z);
         __m256 t = _mm256_div_ps(one, _mm256_fmadd_ps(_mm256_set1_ps(0.3275911f), az, one));
@@ -67,25 +73,30 @@ __attribute__((target("avx2,fma"))) static void gelu_avx2(float *x, size_t n)
         __m256 e = jc_exp8_avx2(_mm256_mul_ps(_mm256_xor_ps(az, sgnmask), az));
         __m256 erf_abs = _mm256_fnmadd_ps(p, e, one);
         __m256 erfv = _mm256_or_ps(erf_abs, _mm256_and_ps(z, sgnmask));
-        _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_mul_ps(half, v), _mm256_add_ps(one, erfv)));
-    }
-    for (; i < n; i++) {
-        double v = x[i];
-        x[i] = (float)(0.5 * v * (1.0 + erf(v * 0.70710678118654752440)));
+        _mm256_storeu_ps(xp, _mm256_mul_ps(_mm256_mul_ps(half, v), _mm256_add_ps(one, erfv)));
+        if (xp == tail) memcpy(x + i, tail, nt * sizeof(float));
     }
 }
 
+/* silu(g)·u; the tail through the vector code too (see gelu_avx2) */
 __attribute__((target("avx2,fma"))) static void swiglu_avx2(float *out, const float *g, const float *u, size_t n)
 {
     const __m256 one = _mm256_set1_ps(1.0f), sgn = _mm256_set1_ps(-0.0f);
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        __m256 gv = _mm256_loadu_ps(g + i);
+    _Alignas(32) float tg[8] = {0}, tu[8] = {0}, to[8];
+    size_t i = 0, nt = n % 8;
+    for (; i < n; i += 8) {
+        const float *gp = g + i, *up = u + i;
+        float *op = out + i;
+        if (i + 8 > n) {
+            memcpy(tg, gp, nt * sizeof(float)), memcpy(tu, up, nt * sizeof(float));
+            gp = tg, up = tu, op = to;
+        }
+        __m256 gv = _mm256_loadu_ps(gp);
         __m256 e = jc_exp8_avx2(_mm256_xor_ps(gv, sgn));
         __m256 s = _mm256_div_ps(gv, _mm256_add_ps(one, e));
-        _mm256_storeu_ps(out + i, _mm256_mul_ps(s, _mm256_loadu_ps(u + i)));
+        _mm256_storeu_ps(op, _mm256_mul_ps(s, _mm256_loadu_ps(up)));
+        if (op == to) memcpy(out + i, to, nt * sizeof(float));
     }
-    for (; i < n; i++) out[i] = (g[i] / (1.0f + expf(-g[i]))) * u[i];
 }
 
 __attribute__((target("avx2,fma"))) static void softmax_avx2(float *x, int n)
@@ -416,4 +427,94 @@ void attention_forward(jaclip_pool *pool, float *out, const float *q, const floa
         for (int s = 0; s < n_seg; s++) fl += 4.0 * H * hd * (double)(seg[s + 1] - seg[s]) * (seg[s + 1] - seg[s]);
         kprof_add("attention", jc_now() - t0_, fl);
     }
+}
+
+/* ---- one query per segment (class token) ---------------------------------------------- */
+typedef struct {
+    float *out;
+    const float *q, *k, *v;
+    const int *seg;
+    int H, hd, C, max_len;
+    float scale;
+    float *scratch;
+} attc_job;
+
+#ifdef JC_X86
+/* hd % 8 == 0: p[t] = scale · q·k_t (8-lane dot), softmax, o = Σ_t p[t] v_t with the
+ * output columns in registers, 32 at a time (an FMA chain in t order, like gemm_nn's p·v) */
+__attribute__((target("avx2,fma"))) static void attc_head_avx2(float *o, const float *q, const float *k,
+                                                               const float *v, int C, int L, int hd, float scale,
+                                                               float *p)
+{
+    for (int t = 0; t < L; t++) {
+        const float *kr = k + (size_t)t * C;
+        __m256 acc = _mm256_setzero_ps();
+        for (int e = 0; e < hd; e += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(q + e), _mm256_loadu_ps(kr + e), acc);
+        p[t] = jc_hsum8_avx2(acc) * scale;
+    }
+    softmax_avx2(p, L);
+    int e = 0;
+    for (; e + 32 <= hd; e += 32) {
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        for (int t = 0; t < L; t++) {
+            const float *vr = v + (size_t)t * C + e;
+            __m256 pv = _mm256_broadcast_ss(p + t);
+            a0 = _mm256_fmadd_ps(pv, _mm256_loadu_ps(vr), a0);
+            a1 = _mm256_fmadd_ps(pv, _mm256_loadu_ps(vr + 8), a1);
+            a2 = _mm256_fmadd_ps(pv, _mm256_loadu_ps(vr + 16), a2);
+            a3 = _mm256_fmadd_ps(pv, _mm256_loadu_ps(vr + 24), a3);
+        }
+        _mm256_storeu_ps(o + e, a0), _mm256_storeu_ps(o + e + 8, a1);
+        _mm256_storeu_ps(o + e + 16, a2), _mm256_storeu_ps(o + e + 24, a3);
+    }
+    for (; e < hd; e += 8) {
+        __m256 a0 = _mm256_setzero_ps();
+        for (int t = 0; t < L; t++)
+            a0 = _mm256_fmadd_ps(_mm256_broadcast_ss(p + t), _mm256_loadu_ps(v + (size_t)t * C + e), a0);
+        _mm256_storeu_ps(o + e, a0);
+    }
+}
+#endif
+
+static void attc_task(void *ctx, int task, int thread)
+{
+    const attc_job *j = ctx;
+    int s = task / j->H, h = task % j->H;
+    int t0 = j->seg[s], L = j->seg[s + 1] - t0;
+    const int C = j->C, hd = j->hd;
+    float *o = j->out + (size_t)s * C + (size_t)h * hd;
+    if (L <= 0) {
+        memset(o, 0, (size_t)hd * sizeof(float));
+        return;
+    }
+    const float *q = j->q + (size_t)s * C + (size_t)h * hd;
+    const float *k = j->k + (size_t)t0 * C + (size_t)h * hd, *v = j->v + (size_t)t0 * C + (size_t)h * hd;
+    float *p = j->scratch + (size_t)thread * j->max_len;
+#ifdef JC_X86
+    if (use_avx2() && hd % 8 == 0) {
+        attc_head_avx2(o, q, k, v, C, L, hd, j->scale, p);
+        return;
+    }
+#endif
+    for (int t = 0; t < L; t++) {
+        const float *kr = k + (size_t)t * C;
+        float acc = 0;
+        for (int e = 0; e < hd; e++) acc += q[e] * kr[e];
+        p[t] = acc * j->scale;
+    }
+    softmax_row(p, L);
+    for (int e = 0; e < hd; e++) o[e] = 0;
+    for (int t = 0; t < L; t++) {
+        const float *vr = v + (size_t)t * C;
+        for (int e = 0; e < hd; e++) o[e] += p[t] * vr[e];
+    }
+}
+
+void attention_cls_forward(jaclip_pool *pool, float *out, const float *q, const float *k, const float *v,
+                           const int *seg, int n_seg, int H, int hd, float scale, float *scratch, int max_len)
+{
+    attc_job j = {out, q, k, v, seg, H, hd, H * hd, max_len, scale, scratch};
+    double t0_ = kprof_enabled() ? jc_now() : 0;
+    jc_pool_run(pool, n_seg * H, attc_task, &j);
+    if (t0_ > 0) kprof_add("attention", jc_now() - t0_, 4.0 * H * hd * (double)(seg[n_seg] - seg[0]));
 }

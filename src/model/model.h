@@ -80,6 +80,9 @@ struct jaclip_model {
     jaclip_pool *pool;
     bool own_pool;
     struct model_q8 *q8; /* int8 weights (quant.c); NULL: fp32 */
+    /* Tests only: run the last block/layer of both towers over every token instead of the
+     * class tokens alone (eva_last_block_forward, bert_last_layer_forward). Off by default. */
+    bool full_last_layer;
 };
 
 /* quant.c: out (M,N) = inp (M,K) · wᵀ + bias through the int8 copy of w when the model is

@@ -4,6 +4,10 @@
  * pre-norm blocks with separate q/k/v (k without bias), 2-D RoPE on the patch tokens only,
  * sub-LN before the attention projection, SwiGLU with its hidden LayerNorm, the final
  * LayerNorm, class-token pooling and the bias-free neck.
+ *
+ * Only the class token leaves the tower, so the last block (eva_last_block_forward) needs
+ * keys and values of every token but a query, attention output, projection and MLP for the
+ * class token alone: about 7 % of the tower's work and most of that block's attention go.
  */
 #include <math.h>
 #include <string.h>
@@ -41,6 +45,45 @@ void eva_block_forward(jaclip_model *m, const eva_block_w *w, eva_acts *a, float
     layernorm_forward(P, a->g, a->g, w->mlp_norm_w, w->mlp_norm_b, T, F, eps);
     model_linear(m, a->proj, a->g, w->fc2_w, w->fc2_b, T, F, D);
     residual_forward(x, a->proj, (size_t)T * D);
+}
+
+/* The last block for the class tokens only: x (T,D) in, and on return x's row seg[b] holds
+ * class token b's output (the other rows are stale; nothing reads them). Same operations as
+ * eva_block_forward on those rows; gathered rows make every other GEMM's M = B. */
+static void eva_last_block_forward(jaclip_model *m, const eva_block_w *w, eva_acts *a, float *x, const int *seg,
+                                   int B)
+{
+    const jc_vision_config *c = &m->cfg.vision;
+    jaclip_pool *P = m->pool;
+    int T = a->T, D = c->embed_dim, F = c->mlp_hidden, H = c->num_heads, hd = D / H;
+    int n1 = seg[1] - seg[0];
+    float eps = (float)c->norm_eps;
+    size_t BD = (size_t)B * D;
+
+    layernorm_forward(P, a->h, x, w->norm1_w, w->norm1_b, T, D, eps);
+    model_linear(m, a->k, a->h, w->k_w, NULL, T, D, D);
+    model_linear(m, a->v, a->h, w->v_w, w->v_b, T, D, D);
+    for (int b = 0; b < B; b++) rope_forward(a->k, D, hd, seg[b] + 1, n1 - 1, m->rope_sin, m->rope_cos);
+    /* compact (B,D) class rows: normed input in proj, then q; x's class rows in xc */
+    float *hc = a->proj, *xc = a->att + BD;
+    for (int b = 0; b < B; b++) {
+        memcpy(hc + (size_t)b * D, a->h + (size_t)seg[b] * D, (size_t)D * sizeof(float));
+        memcpy(xc + (size_t)b * D, x + (size_t)seg[b] * D, (size_t)D * sizeof(float));
+    }
+    model_linear(m, a->q, hc, w->q_w, w->q_b, B, D, D); /* the class token is not rotated */
+    attention_cls_forward(P, a->att, a->q, a->k, a->v, seg, B, H, hd, 1.0f / sqrtf((float)hd), a->scores, n1);
+    layernorm_forward(P, a->att, a->att, w->attn_norm_w, w->attn_norm_b, B, D, eps);
+    model_linear(m, a->proj, a->att, w->proj_w, w->proj_b, B, D, D);
+    residual_forward(xc, a->proj, BD);
+
+    layernorm_forward(P, a->h, xc, w->norm2_w, w->norm2_b, B, D, eps);
+    model_linear(m, a->g, a->h, w->fc1_g_w, w->fc1_g_b, B, D, F);
+    model_linear(m, a->u, a->h, w->fc1_x_w, w->fc1_x_b, B, D, F);
+    swiglu_forward(P, a->g, a->g, a->u, (size_t)B * F);
+    layernorm_forward(P, a->g, a->g, w->mlp_norm_w, w->mlp_norm_b, B, F, eps);
+    model_linear(m, a->proj, a->g, w->fc2_w, w->fc2_b, B, F, D);
+    residual_forward(xc, a->proj, BD);
+    for (int b = 0; b < B; b++) memcpy(x + (size_t)seg[b] * D, xc + (size_t)b * D, (size_t)D * sizeof(float));
 }
 
 jaclip_status eva_forward(jaclip_model *m, const float *pixels, int B, float *out, jaclip_err *err)
@@ -82,7 +125,10 @@ jaclip_status eva_forward(jaclip_model *m, const float *pixels, int B, float *ou
         memcpy(xb + D, a.h + (size_t)b * N * D, (size_t)N * D * sizeof(float));
         residual_forward(xb, m->vis.pos, (size_t)n1 * D);
     }
-    for (int l = 0; l < c->depth; l++) eva_block_forward(m, &m->vis.blocks[l], &a, x, seg, B);
+    for (int l = 0; l < c->depth; l++) {
+        if (l == c->depth - 1 && !m->full_last_layer) eva_last_block_forward(m, &m->vis.blocks[l], &a, x, seg, B);
+        else eva_block_forward(m, &m->vis.blocks[l], &a, x, seg, B);
+    }
     /* final norm (only the class tokens are needed), then the neck */
     for (int b = 0; b < B; b++)
         layernorm_forward(NULL, a.h + (size_t)b * D, x + (size_t)seg[b] * D, m->vis.norm_w, m->vis.norm_b, 1, D,
