@@ -138,19 +138,24 @@ static double measure_peak(jaclip_pool *pool, int threads)
     return best;
 }
 
-/* ---- FLOP counts from the configuration ------------------------------------------------ */
+/* ---- FLOP counts from the configuration ------------------------------------------------
+ * The work actually done: the last block / layer of each tower runs K and V for every token
+ * but Q, attention, projection and MLP for the class token only (vision.c, text.c). */
 static double image_flops(const jaclip_model *m, int S, int ps, int D, int F, int depth, int heads)
 {
     (void)heads;
     double N = (double)(S / ps) * (S / ps), T = N + 1;
     double per_block = 2 * T * (4.0 * D * D + 3.0 * D * F) + 4 * T * T * D;
-    return depth * per_block + 2 * N * 3.0 * ps * ps * D + 2.0 * D * jaclip_model_dim(m);
+    double last = 2 * T * 2.0 * D * D + 2 * (2.0 * D * D + 3.0 * D * F) + 4 * T * D;
+    return (depth - 1) * per_block + (depth > 0 ? last : 0) + 2 * N * 3.0 * ps * ps * D +
+           2.0 * D * jaclip_model_dim(m);
 }
 
 static double text_flops(const jaclip_model *m, int L, int H, int I, int layers)
 {
     double per = 2.0 * L * (4.0 * H * H + 2.0 * H * I) + 4.0 * L * L * H;
-    return layers * per + 2.0 * H * jaclip_model_dim(m);
+    double last = 2.0 * L * 2.0 * H * H + 2.0 * (2.0 * H * H + 2.0 * H * I) + 4.0 * L * H;
+    return (layers - 1) * per + (layers > 0 ? last : 0) + 2.0 * H * jaclip_model_dim(m);
 }
 
 static int cmp_double(const void *a, const void *b)
