@@ -64,7 +64,8 @@ static void eva_last_block_forward(jaclip_model *m, const eva_block_w *w, eva_ac
     model_linear(m, a->k, a->h, w->k_w, NULL, T, D, D);
     model_linear(m, a->v, a->h, w->v_w, w->v_b, T, D, D);
     for (int b = 0; b < B; b++) rope_forward(a->k, D, hd, seg[b] + 1, n1 - 1, m->rope_sin, m->rope_cos);
-    /* compact (B,D) class rows: normed input in proj, then q; x's class rows in xc */
+    /* compact (B,D) class rows: normed input in proj, then q; x's class rows in xc, behind
+     * the attention output in att (T = B * (1 + grid²) >= 2B) */
     float *hc = a->proj, *xc = a->att + BD;
     for (int b = 0; b < B; b++) {
         memcpy(hc + (size_t)b * D, a->h + (size_t)seg[b] * D, (size_t)D * sizeof(float));
