@@ -1,20 +1,12 @@
 /*
  * gemm.c — fp32 and int8 GEMM out = inp · Wᵀ + bias (see gemm.h).
  *
- * "Dot form": both inp rows and W rows are contiguous in k, so a register block of MR rows
- * of inp x NR rows of W keeps MR*NR vector accumulators, each holding VL partial sums
- * (lane l sums k ≡ l mod VL in ascending k), loads MR + NR vectors per VL k's and does
- * MR*NR FMAs; at the end each accumulator is reduced with one fixed tree. Nothing is
- * packed, so weights are used straight from the mapped file, and a batch-1 text (M ≈ 10)
- * streams W once at memory speed.
- *
- * Blocking: the output is cut into tiles of MB (48) rows x NB (48) columns, one pool task
- * each, handed out in groups of GM row tiles (task_tile) so that a tile of W stays in L2
- * while several row tiles use it. Inside a task, each NR-row block of W stays in L1 while
- * the MR-row strips of inp stream past it; K is sliced only beyond KC (lane accumulators
- * saved between slices, so the summation order is the same).
- * Because the summation order of an element depends only on K and the dispatch level,
- * never on M, MB, NB or the thread, batching cannot change any row's result.
+ * Three parts: the "dot form" gemm_dot (strided, unpacked; both operands contiguous in k,
+ * MR x NR blocks of lane accumulators reduced by one fixed tree) used inside attention; the
+ * packed outer-product matmul_forward / matmul_packed_forward (the section "fp32
+ * matmul_forward" below says how it blocks); the int8 GEMM. Each keeps one summation order
+ * per output element that depends only on K (and, for gemm_dot, the dispatch level), never
+ * on M, the blocking or the thread, so batching cannot change any row's result.
  */
 #include "kernels/gemm.h"
 
@@ -46,6 +38,7 @@ static struct {
 static void q8_tile(int32_t *c, int ldc, const uint8_t *a, int lda, const int8_t *w, int ldw, int M, int N, int Kp);
 static void gemm_dot_tiles(float *c, int ldc, const float *a, int lda, const float *w, int ldw, const float *bias,
                            int M, int N, int K, float alpha);
+static void mm_plain(float *out, const float *inp, const float *w, const float *bias, int M, int K, int N);
 
 /* A small product with edge blocks in every direction (fp32 and int8), SIMD vs portable.
  * Runs once, before G.init is published, with G.level set to the candidate. */
@@ -61,15 +54,20 @@ static bool self_check(void)
     for (int i = 0; i < N; i++) bias[i] = (float)i / 10.0f;
     for (int i = 0; i < M * KP; i++) qa[i] = (uint8_t)((i * 37) % 128);
     for (int i = 0; i < N * KP; i++) qw[i] = (int8_t)((i * 53) % 255 - 127);
+    static float m1[M * N], m2[M * N];
     gemm_dot_tiles(o1, N, a, K, w, K, bias, M, N, K, 1.0f);
     q8_tile(i1, N, qa, KP, qw, KP, M, 40, KP);
+    mm_plain(m1, a, w, bias, M, K, N);
     int level = G.level;
     G.level = LV_PORTABLE;
     gemm_dot_tiles(o2, N, a, K, w, K, bias, M, N, K, 1.0f);
     q8_tile(i2, N, qa, KP, qw, KP, M, 40, KP);
+    mm_plain(m2, a, w, bias, M, K, N);
     G.level = level;
     for (int i = 0; i < M * N; i++)
-        if (fabsf(o1[i] - o2[i]) > 1e-3f * (1.0f + fabsf(o2[i])) || (i % N < 40 && i1[i] != i2[i])) return false;
+        if (fabsf(o1[i] - o2[i]) > 1e-3f * (1.0f + fabsf(o2[i])) || (i % N < 40 && i1[i] != i2[i]) ||
+            memcmp(&m1[i], &m2[i], sizeof(float)) != 0)
+            return false;
     return true;
 }
 
@@ -334,41 +332,6 @@ static void dot_tile(float *c, int ldc, const float *a, int lda, const float *w,
     }
 }
 
-/* dot_tile for a product that is one row tile (M <= MB, a batch-1 text): the same blocks in
- * the same order (identical results), plus software prefetch of the next W block, which at
- * small M comes from memory (one pass over W per call). Kept apart so that the large-M path
- * stays exactly as it was (a shared flag measured slower there). */
-static void dot_tile_pf(float *c, int ldc, const float *a, int lda, const float *w, int ldw, const float *bias, int M,
-                        int N, int K, float alpha)
-{
-    int MR, NR;
-    block_shape(&MR, &NR);
-    _Alignas(64) float io[MB * NBMAX * 16];
-    int nk = K <= KC ? 1 : (K + KC - 1) / KC;
-    for (int kb = 0; kb < nk; kb++) {
-        int k0 = kb * KC, kc = nk == 1 ? K : (K - k0 < KC ? K - k0 : KC);
-        int fl = (kb > 0 ? FL_LOAD : 0) | (kb < nk - 1 ? FL_SAVE : 0);
-        int blk = 0;
-        for (int j = 0; j < N; j += NR) {
-            int nr = N - j < NR ? N - j : NR;
-            /* the next block of W comes from memory at small M (one pass over W per text):
-             * ask for it while this one is used, a share of its lines per strip */
-            int jn = j + NR, nn = N - jn < NR ? N - jn : NR, ns = (M + MR - 1) / MR;
-            size_t lines = nn > 0 ? (size_t)kc * 4 / 64 : 0;
-            for (int i = 0, s = 0; i < M; i += MR, blk++, s++) {
-                int mr = M - i < MR ? M - i : MR;
-#ifdef JC_X86
-                for (size_t l = lines * s / ns; l < lines * (s + 1) / ns; l++)
-                    for (int r = 0; r < nn; r++)
-                        _mm_prefetch((const char *)(w + (size_t)(jn + r) * ldw + k0) + l * 64, _MM_HINT_T0);
-#endif
-                dot_block(c + (size_t)i * ldc + j, ldc, a + (size_t)i * lda + k0, lda, w + (size_t)j * ldw + k0, ldw,
-                          bias ? bias + j : NULL, mr, nr, kc, alpha, io + (size_t)blk * MR * NR * 16, fl);
-            }
-        }
-    }
-}
-
 static void gemm_dot_tiles(float *c, int ldc, const float *a, int lda, const float *w, int ldw, const float *bias,
                            int M, int N, int K, float alpha)
 {
@@ -409,23 +372,349 @@ static void task_tile(int task, int M, int tiles_n, int nb, int *m0, int *n0)
     *n0 = (r / gm) * nb;
 }
 
-typedef struct {
-    float *out;
-    const float *inp, *w, *bias;
-    int M, K, N, nb, tiles_n;
-} gemm_job;
+/* ==== fp32 matmul_forward: packed W, outer-product micro-kernels ============================
+ * W (N,K) is packed into panels of PW = 16 output channels: panel jp holds, for every k,
+ * w[16jp .. 16jp+15][k] contiguously (zero beyond N). A micro-kernel keeps a block of up to
+ * 6 rows of inp x one panel (AVX2: 6 x 2 ymm) or two panels (AVX-512: 6 x 2 zmm) in
+ * registers and, for k = 0, 1, ..., broadcasts inp[i][k] and does acc = fma(inp[i][k],
+ * w[j][k], acc). Every output element is therefore the plain sequential fused-multiply-add
+ * chain over k (then + bias), whatever M, the blocking, the thread or the dispatch level
+ * (the portable kernel uses fmaf): batching cannot change a row, and all levels agree
+ * bit for bit. K is cut into slices of KC; between slices the partial sums wait in out
+ * and the chain resumes from them exactly.
+ * Blocking: a task is a tile of MC rows x NB channels; inside it, for each k slice, each
+ * W panel slice (KC x 16, 16 KB) stays in L1 while the 6-row blocks of inp (MC x KC, from
+ * L2) stream past. Weights are packed once at model load (gemm_pack_w, matmul_packed_forward);
+ * matmul_forward packs per call into a scratch buffer. */
+#define PW 16
+#define KC2 256 /* k slice: one W panel slice is 16 KB (L1) */
+#define MC2 96  /* rows per task: the packed inp block, MC2 x KC2, stays in L2 */
+#define NB2 96  /* channels per task, a multiple of 2 * PW */
 
-static void gemm_task(void *ctx, int task, int thread)
+static inline size_t pw_panels(int N) { return (size_t)(N + PW - 1) / PW; }
+
+/* Packs rows [16jp, 16jp+16) of w into panel jp. */
+static void pack_panel_portable(float *dst, const float *w, int N, int K, int jp)
+{
+    for (int k = 0; k < K; k++)
+        for (int c = 0; c < PW; c++) {
+            int n = jp * PW + c;
+            dst[(size_t)k * PW + c] = n < N ? w[(size_t)n * K + k] : 0.0f;
+        }
+}
+
+#ifdef JC_X86
+__attribute__((target("avx2,fma"))) static inline void tr8x8(__m256 r[8])
+{
+    __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+    __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+    __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+    __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+    __m256 s0 = _mm256_shuffle_ps(t0, t2, 0x44), s1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+    __m256 s2 = _mm256_shuffle_ps(t1, t3, 0x44), s3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+    __m256 s4 = _mm256_shuffle_ps(t4, t6, 0x44), s5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+    __m256 s6 = _mm256_shuffle_ps(t5, t7, 0x44), s7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+    r[0] = _mm256_permute2f128_ps(s0, s4, 0x20), r[1] = _mm256_permute2f128_ps(s1, s5, 0x20);
+    r[2] = _mm256_permute2f128_ps(s2, s6, 0x20), r[3] = _mm256_permute2f128_ps(s3, s7, 0x20);
+    r[4] = _mm256_permute2f128_ps(s0, s4, 0x31), r[5] = _mm256_permute2f128_ps(s1, s5, 0x31);
+    r[6] = _mm256_permute2f128_ps(s2, s6, 0x31), r[7] = _mm256_permute2f128_ps(s3, s7, 0x31);
+}
+
+/* A full panel (16 rows inside N) with 8x8 transposes; the K tail by scalar copies. */
+__attribute__((target("avx2,fma"))) static void pack_panel_avx2(float *dst, const float *w, int N, int K, int jp)
+{
+    if (jp * PW + PW > N) {
+        pack_panel_portable(dst, w, N, K, jp);
+        return;
+    }
+    const float *w0 = w + (size_t)jp * PW * K;
+    int k = 0;
+    for (; k + 8 <= K; k += 8)
+        for (int h = 0; h < 2; h++) {
+            __m256 r[8];
+            for (int q = 0; q < 8; q++) r[q] = _mm256_loadu_ps(w0 + (size_t)(h * 8 + q) * K + k);
+            tr8x8(r);
+            for (int q = 0; q < 8; q++) _mm256_storeu_ps(dst + (size_t)(k + q) * PW + h * 8, r[q]);
+        }
+    for (; k < K; k++)
+        for (int c = 0; c < PW; c++) dst[(size_t)k * PW + c] = w0[(size_t)c * K + k];
+}
+#endif
+
+static void pack_panel(float *dst, const float *w, int N, int K, int jp)
+{
+#ifdef JC_X86
+    if (G.level >= LV_AVX2) {
+        pack_panel_avx2(dst, w, N, K, jp);
+        return;
+    }
+#endif
+    pack_panel_portable(dst, w, N, K, jp);
+}
+
+typedef struct {
+    float *dst;
+    const float *w;
+    int N, K;
+} pack_job;
+
+static void pack_task(void *ctx, int task, int thread)
 {
     (void)thread;
-    const gemm_job *j = ctx;
-    int m0, n0;
-    task_tile(task, j->M, j->tiles_n, j->nb, &m0, &n0);
-    int mb = j->M - m0 < MB ? j->M - m0 : MB;
-    int nb = j->N - n0 < j->nb ? j->N - n0 : j->nb;
-    (j->M <= MB ? dot_tile_pf : dot_tile)(j->out + (size_t)m0 * j->N + n0, j->N, j->inp + (size_t)m0 * j->K, j->K,
-                                           j->w + (size_t)n0 * j->K, j->K, j->bias ? j->bias + n0 : NULL, mb, nb, j->K,
-                                           1.0f);
+    const pack_job *j = ctx;
+    int np = (int)pw_panels(j->N);
+    for (int jp = task * 4; jp < np && jp < task * 4 + 4; jp++) pack_panel(j->dst + (size_t)jp * j->K * PW, j->w, j->N, j->K, jp);
+}
+
+static void pack_all(jaclip_pool *pool, float *dst, const float *w, int N, int K)
+{
+    pack_job j = {dst, w, N, K};
+    int tasks = (int)((pw_panels(N) + 3) / 4);
+    if (tasks == 1 || (size_t)N * K < 65536) pool = NULL;
+    jc_pool_run(pool, tasks, pack_task, &j);
+}
+
+bool gemm_pack_w(jaclip_pool *pool, gemm_pw *p, const float *w, int N, int K)
+{
+    gemm_init();
+    memset(p, 0, sizeof *p);
+    p->N = N, p->K = K;
+    p->p = jc_malloc_aligned(pw_panels(N) * (size_t)K * PW * sizeof(float));
+    if (!p->p) return false;
+    pack_all(pool, p->p, w, N, K);
+    return true;
+}
+
+void gemm_pw_free(gemm_pw *p)
+{
+    if (!p) return;
+    jc_free_aligned(p->p);
+    memset(p, 0, sizeof *p);
+}
+
+/* Flags of a micro-kernel call: resume from the partial sums in c; the last k slice (add the bias). */
+#define MK_LOAD 1
+#define MK_LAST 2
+
+/* c (mr x nr, ldc) = [c +] a (a packed 6-row group: a[6k + i], kc k's) · panel (kc x PW)
+ * [+ bias]; nr <= PW. */
+static void mk_portable(float *c, int ldc, const float *a, const float *b, int kc, int mr, int nr, const float *bias,
+                        int fl)
+{
+    for (int i = 0; i < mr; i++) {
+        float acc[PW];
+        for (int j = 0; j < PW; j++) acc[j] = (fl & MK_LOAD) && j < nr ? c[(size_t)i * ldc + j] : 0.0f;
+        for (int k = 0; k < kc; k++)
+            for (int j = 0; j < PW; j++) acc[j] = fmaf(a[(size_t)k * 6 + i], b[(size_t)k * PW + j], acc[j]);
+        for (int j = 0; j < nr; j++) c[(size_t)i * ldc + j] = (fl & MK_LAST) && bias ? acc[j] + bias[j] : acc[j];
+    }
+}
+
+#ifdef JC_X86
+/* AVX2: 6 rows x 16 channels in 12 ymm. Rows beyond mr are computed (from the zero padding
+ * of the packed group) but not stored. */
+__attribute__((target("avx2,fma"))) static void mk_avx2(float *c, int ldc, const float *a, const float *b, int kc,
+                                                         int mr, int nr, const float *bias, int fl)
+{
+    __m256i m0 = _mm256_loadu_si256((const __m256i *)(mask_tab + 16 - (nr < 8 ? nr : 8)));
+    __m256i m1 = _mm256_loadu_si256((const __m256i *)(mask_tab + 16 - (nr > 8 ? nr - 8 : 0)));
+    __m256 c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51;
+    if (fl & MK_LOAD) {
+#define LD(I, R0, R1)                                                                                                 \
+    R0 = _mm256_maskload_ps(c + (size_t)(I < mr ? I : 0) * ldc, m0);                                                  \
+    R1 = _mm256_maskload_ps(c + (size_t)(I < mr ? I : 0) * ldc + 8, m1);
+        LD(0, c00, c01) LD(1, c10, c11) LD(2, c20, c21) LD(3, c30, c31) LD(4, c40, c41) LD(5, c50, c51)
+#undef LD
+    } else {
+        c00 = c01 = c10 = c11 = c20 = c21 = c30 = c31 = c40 = c41 = c50 = c51 = _mm256_setzero_ps();
+    }
+    for (int k = 0; k < kc; k++, a += 6, b += PW) {
+        __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8), x;
+        x = _mm256_broadcast_ss(a + 0), c00 = _mm256_fmadd_ps(x, b0, c00), c01 = _mm256_fmadd_ps(x, b1, c01);
+        x = _mm256_broadcast_ss(a + 1), c10 = _mm256_fmadd_ps(x, b0, c10), c11 = _mm256_fmadd_ps(x, b1, c11);
+        x = _mm256_broadcast_ss(a + 2), c20 = _mm256_fmadd_ps(x, b0, c20), c21 = _mm256_fmadd_ps(x, b1, c21);
+        x = _mm256_broadcast_ss(a + 3), c30 = _mm256_fmadd_ps(x, b0, c30), c31 = _mm256_fmadd_ps(x, b1, c31);
+        x = _mm256_broadcast_ss(a + 4), c40 = _mm256_fmadd_ps(x, b0, c40), c41 = _mm256_fmadd_ps(x, b1, c41);
+        x = _mm256_broadcast_ss(a + 5), c50 = _mm256_fmadd_ps(x, b0, c50), c51 = _mm256_fmadd_ps(x, b1, c51);
+    }
+    if ((fl & MK_LAST) && bias) {
+        __m256 b0 = _mm256_maskload_ps(bias, m0), b1 = _mm256_maskload_ps(bias + 8, m1);
+        c00 = _mm256_add_ps(c00, b0), c01 = _mm256_add_ps(c01, b1), c10 = _mm256_add_ps(c10, b0);
+        c11 = _mm256_add_ps(c11, b1), c20 = _mm256_add_ps(c20, b0), c21 = _mm256_add_ps(c21, b1);
+        c30 = _mm256_add_ps(c30, b0), c31 = _mm256_add_ps(c31, b1), c40 = _mm256_add_ps(c40, b0);
+        c41 = _mm256_add_ps(c41, b1), c50 = _mm256_add_ps(c50, b0), c51 = _mm256_add_ps(c51, b1);
+    }
+    if (nr == PW) {
+#define ST(I, R0, R1)                                                                                                 \
+    if (I < mr) _mm256_storeu_ps(c + (size_t)I * ldc, R0), _mm256_storeu_ps(c + (size_t)I * ldc + 8, R1);
+        ST(0, c00, c01) ST(1, c10, c11) ST(2, c20, c21) ST(3, c30, c31) ST(4, c40, c41) ST(5, c50, c51)
+#undef ST
+    } else {
+#define ST(I, R0, R1)                                                                                                 \
+    if (I < mr) _mm256_maskstore_ps(c + (size_t)I * ldc, m0, R0), _mm256_maskstore_ps(c + (size_t)I * ldc + 8, m1, R1);
+        ST(0, c00, c01) ST(1, c10, c11) ST(2, c20, c21) ST(3, c30, c31) ST(4, c40, c41) ST(5, c50, c51)
+#undef ST
+    }
+}
+
+/* AVX-512: 6 rows x 32 channels (two panels, b and b2 = the next panel) in 12 zmm; nr <= 32. */
+__attribute__((target("avx512f"))) static void mk_avx512(float *c, int ldc, const float *a, const float *b,
+                                                          const float *b2, int kc, int mr, int nr, const float *bias,
+                                                          int fl)
+{
+    __mmask16 k0 = (__mmask16)(nr >= 16 ? 0xFFFF : (1u << nr) - 1);
+    __mmask16 k1 = (__mmask16)(nr >= 32 ? 0xFFFF : nr > 16 ? (1u << (nr - 16)) - 1 : 0);
+    __m512 acc[6][2];
+    for (int i = 0; i < 6; i++) {
+        const float *ci = c + (size_t)(i < mr ? i : 0) * ldc;
+        acc[i][0] = (fl & MK_LOAD) ? _mm512_maskz_loadu_ps(k0, ci) : _mm512_setzero_ps();
+        acc[i][1] = (fl & MK_LOAD) ? _mm512_maskz_loadu_ps(k1, ci + 16) : _mm512_setzero_ps();
+    }
+    if (!k1) b2 = b;
+    for (int k = 0; k < kc; k++) {
+        __m512 v0 = _mm512_load_ps(b + (size_t)k * PW), v1 = _mm512_load_ps(b2 + (size_t)k * PW);
+        _Pragma("GCC unroll 6") for (int i = 0; i < 6; i++)
+        {
+            __m512 x = _mm512_set1_ps(a[(size_t)k * 6 + i]);
+            acc[i][0] = _mm512_fmadd_ps(x, v0, acc[i][0]);
+            acc[i][1] = _mm512_fmadd_ps(x, v1, acc[i][1]);
+        }
+    }
+    __m512 bv0 = _mm512_setzero_ps(), bv1 = _mm512_setzero_ps();
+    bool addb = (fl & MK_LAST) && bias;
+    if (addb) bv0 = _mm512_maskz_loadu_ps(k0, bias), bv1 = _mm512_maskz_loadu_ps(k1, bias + 16);
+    for (int i = 0; i < mr; i++) {
+        __m512 r0 = addb ? _mm512_add_ps(acc[i][0], bv0) : acc[i][0];
+        __m512 r1 = addb ? _mm512_add_ps(acc[i][1], bv1) : acc[i][1];
+        _mm512_mask_storeu_ps(c + (size_t)i * ldc, k0, r0);
+        if (k1) _mm512_mask_storeu_ps(c + (size_t)i * ldc + 16, k1, r1);
+    }
+}
+#endif
+
+typedef struct {
+    float *out;
+    const float *inp, *pw, *bias;
+    float *ap; /* inp packed in 6-row groups: group g, k -> ap[(g*K + k)*6 + i] (zero padded) */
+    int M, K, N, mc, nb, tiles_n;
+} mm_job;
+
+/* Packs rows [6g, 6g+6) of inp (zero beyond M). */
+static void pack_group(float *dst, const float *inp, int M, int K, int g)
+{
+    int rows = M - 6 * g < 6 ? M - 6 * g : 6;
+    const float *r = inp + (size_t)6 * g * K;
+    if (rows == 6) {
+        for (int k = 0; k < K; k++)
+            for (int i = 0; i < 6; i++) dst[(size_t)k * 6 + i] = r[(size_t)i * K + k];
+        return;
+    }
+    for (int k = 0; k < K; k++)
+        for (int i = 0; i < 6; i++) dst[(size_t)k * 6 + i] = i < rows ? r[(size_t)i * K + k] : 0.0f;
+}
+
+static void pack_a_task(void *ctx, int task, int thread)
+{
+    (void)thread;
+    const mm_job *j = ctx;
+    int groups = (j->M + 5) / 6;
+    for (int g = task * 8; g < groups && g < task * 8 + 8; g++) pack_group(j->ap + (size_t)g * j->K * 6, j->inp, j->M, j->K, g);
+}
+
+static void mm_task(void *ctx, int task, int thread)
+{
+    (void)thread;
+    const mm_job *j = ctx;
+    int m0 = (task / j->tiles_n) * j->mc, n0 = (task % j->tiles_n) * j->nb;
+    int mb = j->M - m0 < j->mc ? j->M - m0 : j->mc, nb = j->N - n0 < j->nb ? j->N - n0 : j->nb;
+    int K = j->K, N = j->N, level = G.level;
+    int step = level == LV_AVX512 ? 2 * PW : PW;
+    for (int k0 = 0; k0 < K; k0 += KC2) {
+        int kc = K - k0 < KC2 ? K - k0 : KC2;
+        int fl = (k0 > 0 ? MK_LOAD : 0) | (k0 + kc == K ? MK_LAST : 0);
+        for (int n = n0; n < n0 + nb; n += step) {
+            int nr = n0 + nb - n < step ? n0 + nb - n : step;
+            const float *b = j->pw + ((size_t)(n / PW) * K + k0) * PW;
+            const float *bias = j->bias ? j->bias + n : NULL;
+            for (int i = m0; i < m0 + mb; i += 6) {
+                int mr = m0 + mb - i < 6 ? m0 + mb - i : 6;
+                float *c = j->out + (size_t)i * N + n;
+                const float *a = j->ap + ((size_t)(i / 6) * K + k0) * 6;
+#ifdef JC_X86
+                if (level == LV_AVX512) {
+                    mk_avx512(c, N, a, b, b + (size_t)K * PW, kc, mr, nr, bias, fl);
+                    continue;
+                }
+                if (level == LV_AVX2) {
+                    mk_avx2(c, N, a, b, kc, mr, nr, bias, fl);
+                    continue;
+                }
+#endif
+                mk_portable(c, N, a, b, kc, mr, nr, bias, fl);
+            }
+        }
+    }
+}
+
+static void mm_run(jaclip_pool *pool, float *out, const float *inp, const float *pw, const float *bias, int M, int K,
+                   int N)
+{
+    if (K <= 0) { /* an empty sum */
+        for (int i = 0; i < M; i++)
+            for (int n = 0; n < N; n++) out[(size_t)i * N + n] = bias ? bias[n] : 0.0f;
+        return;
+    }
+    int threads = pool ? jaclip_pool_size(pool) : 1;
+    if (threads < 2) pool = NULL;
+    float *ap = jc_malloc_aligned((size_t)((M + 5) / 6) * K * 6 * sizeof(float));
+    if (!ap) { /* out of memory: the same fma chains, one element at a time */
+        for (int i = 0; i < M; i++)
+            for (int n = 0; n < N; n++) {
+                float s = 0;
+                for (int k = 0; k < K; k++)
+                    s = fmaf(inp[(size_t)i * K + k], pw[((size_t)(n / PW) * K + k) * PW + n % PW], s);
+                out[(size_t)i * N + n] = bias ? s + bias[n] : s;
+            }
+        return;
+    }
+    int mc = M <= MC2 ? M : MC2, nb = NB2;
+    /* few row tiles (a batch-1 text): cut N finer so that every thread has several tasks */
+    int tiles_m = (M + mc - 1) / mc;
+    while (nb > 2 * PW && tiles_m * ((N + nb - 1) / nb) < 4 * threads) nb -= 2 * PW;
+    mm_job j = {out, inp, pw, bias, ap, M, K, N, mc, nb, (N + nb - 1) / nb};
+    int groups = (M + 5) / 6;
+    jc_pool_run(groups > 8 ? pool : NULL, (groups + 7) / 8, pack_a_task, &j);
+    jc_pool_run(pool, tiles_m * j.tiles_n, mm_task, &j);
+    jc_free_aligned(ap);
+}
+
+void matmul_packed_forward(jaclip_pool *pool, float *out, const float *inp, const gemm_pw *w, const float *bias, int M)
+{
+    if (M <= 0 || w->N <= 0) return;
+    gemm_init();
+    double t0 = kprof_enabled() ? jc_now() : 0;
+    mm_run(pool, out, inp, w->p, bias, M, w->K, w->N);
+    if (t0 > 0) {
+        char name[48];
+        snprintf(name, sizeof name, "gemm fp32 K=%d N=%d", w->K, w->N);
+        kprof_add(name, jc_now() - t0, 2.0 * M * w->K * w->N);
+    }
+}
+
+/* A grow-only scratch for packing W per call, shared by calls that do not overlap; an
+ * overlapping call gets its own allocation. */
+static pthread_mutex_t pk_mu = PTHREAD_MUTEX_INITIALIZER;
+static float *pk_buf;
+static size_t pk_cap;
+
+/* Serial, packing into a fresh buffer: the self-check at dispatch time. */
+static void mm_plain(float *out, const float *inp, const float *w, const float *bias, int M, int K, int N)
+{
+    float *buf = jc_malloc_aligned(pw_panels(N) * (size_t)K * PW * sizeof(float));
+    if (!buf) return;
+    pack_all(NULL, buf, w, N, K);
+    mm_run(NULL, out, inp, buf, bias, M, K, N);
+    jc_free_aligned(buf);
 }
 
 void matmul_forward(jaclip_pool *pool, float *out, const float *inp, const float *w, const float *bias, int M, int K,
@@ -433,16 +722,37 @@ void matmul_forward(jaclip_pool *pool, float *out, const float *inp, const float
 {
     if (M <= 0 || N <= 0) return;
     gemm_init();
-    int nb = pick_nb(K, N);
-    /* small M (a batch-1 text): split N finer so that both threads stream W */
-    if (M <= MB) {
-        int threads = pool ? jaclip_pool_size(pool) : 1;
-        while (nb > 12 && (N + nb - 1) / nb < 4 * threads) nb -= 12;
-    }
-    gemm_job j = {out, inp, w, bias, M, K, N, nb, (N + nb - 1) / nb};
-    int tasks = ((M + MB - 1) / MB) * j.tiles_n;
     double t0 = kprof_enabled() ? jc_now() : 0;
-    jc_pool_run(pool, tasks, gemm_task, &j);
+    size_t need = pw_panels(N) * (size_t)(K > 0 ? K : 1) * PW;
+    bool locked = pthread_mutex_trylock(&pk_mu) == 0;
+    float *buf = NULL;
+    if (locked) {
+        if (pk_cap < need) {
+            jc_free_aligned(pk_buf);
+            pk_buf = jc_malloc_aligned(need * sizeof(float));
+            pk_cap = pk_buf ? need : 0;
+        }
+        buf = pk_buf;
+    }
+    bool own = false;
+    if (!buf) {
+        buf = jc_malloc_aligned(need * sizeof(float));
+        own = true;
+    }
+    if (!buf) { /* out of memory: the same fma chains, one element at a time */
+        if (locked) pthread_mutex_unlock(&pk_mu);
+        for (int i = 0; i < M; i++)
+            for (int n = 0; n < N; n++) {
+                float s = 0;
+                for (int k = 0; k < K; k++) s = fmaf(inp[(size_t)i * K + k], w[(size_t)n * K + k], s);
+                out[(size_t)i * N + n] = bias ? s + bias[n] : s;
+            }
+        return;
+    }
+    pack_all(pool, buf, w, N, K);
+    mm_run(pool, out, inp, buf, bias, M, K, N);
+    if (own) jc_free_aligned(buf);
+    if (locked) pthread_mutex_unlock(&pk_mu);
     if (t0 > 0) {
         char name[48];
         snprintf(name, sizeof name, "gemm fp32 K=%d N=%d", K, N);

@@ -1,13 +1,18 @@
 /*
  * gemm.h — the one matrix product the models need: out = inp · Wᵀ + bias with PyTorch's
- * Linear layout (W is (N, K), out-major). fp32 "dot form" kernels (AVX-512 / AVX2+FMA
- * register blocks over rows of inp and rows of W, both read in place, no packing, so a
- * mapped weight file is used as is) chosen at run time, with a portable fallback; work is
- * split over the jaclip pool. Each output element is always summed the same way (lane l
- * of the vector width accumulates k ≡ l in ascending order, then one fixed reduction tree,
- * then the bias) whatever M is and whichever thread or block computes it, so a row's
- * result never depends on what else is in the batch (padding and batching cannot change a
- * feature).
+ * Linear layout (W is (N, K), out-major), chosen at run time among AVX-512, AVX2+FMA and
+ * portable micro-kernels, work split over the jaclip pool.
+ *
+ * matmul_forward / matmul_packed_forward: W packed in panels of 16 output channels (once at
+ * model load with gemm_pack_w, or per call), outer-product register blocks (6 rows x 16 or
+ * 32 channels). Every output element is the plain sequential fused-multiply-add chain over
+ * k = 0..K-1, then + bias, whatever M is, whichever thread or block computes it and at every
+ * dispatch level (the portable kernel uses fmaf): a row's result never depends on what else
+ * is in the batch (padding and batching cannot change a feature), and all levels agree bit
+ * for bit.
+ *
+ * gemm_dot: a small strided "dot form" product used inside other kernels (attention): lane
+ * l of the vector width sums k ≡ l in ascending order, then one fixed reduction tree.
  *
  * The int8 path (gemm_q8_*) quantizes weights per output channel (symmetric int8) and
  * activations per row (token; asymmetric 7-bit so that AVX2 vpmaddubsw cannot saturate),
@@ -25,6 +30,21 @@
 /* inp (M,K), w (N,K), bias (N) or NULL -> out (M,N); pool may be NULL. */
 void matmul_forward(jaclip_pool *pool, float *out, const float *inp, const float *w, const float *bias, int M, int K,
                     int N);
+
+/* W packed for matmul_packed_forward: panels of 16 output channels, p[(jp*K + k)*16 + c] =
+ * w[16*jp + c][k] (zero beyond N). */
+typedef struct gemm_pw {
+    int N, K;
+    float *p;
+} gemm_pw;
+
+/* Packs w (N,K) into *p (allocates; free with gemm_pw_free). Returns false if out of memory. */
+bool gemm_pack_w(jaclip_pool *pool, gemm_pw *p, const float *w, int N, int K);
+void gemm_pw_free(gemm_pw *p);
+
+/* The same product as matmul_forward with W packed in advance; results bit-identical. */
+void matmul_packed_forward(jaclip_pool *pool, float *out, const float *inp, const gemm_pw *w, const float *bias,
+                           int M);
 
 /* Serial strided form used inside other kernels (attention):
  * c[i*ldc + j] = alpha * sum_k a[i*lda + k] * w[j*ldw + k] (+ bias[j] when bias != NULL). */

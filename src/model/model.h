@@ -79,15 +79,16 @@ struct jaclip_model {
     jaclip_tokenizer *tok;
     jaclip_pool *pool;
     bool own_pool;
-    struct model_q8 *q8; /* int8 weights (quant.c); NULL: fp32 */
+    struct model_lin *lin; /* prepared Linear weights (linear.c): fp32 packed or int8 */
 };
 
-/* quant.c: out (M,N) = inp (M,K) · wᵀ + bias through the int8 copy of w when the model is
- * in int8 mode and w has one, else the fp32 GEMM. */
+/* linear.c: out (M,N) = inp (M,K) · wᵀ + bias through the prepared copy of w (packed fp32,
+ * or int8 in int8 mode) when it has one, else matmul_forward. */
 void model_linear(jaclip_model *m, float *out, const float *inp, const float *w, const float *bias, int M, int K,
                   int N);
-jaclip_status model_q8_build(jaclip_model *m, jaclip_err *err);
-void model_q8_free(jaclip_model *m);
+/* Packs (fp32) the transformer blocks' Linear weights; called once at load. */
+jaclip_status model_lin_build(jaclip_model *m, jaclip_err *err);
+void model_lin_free(jaclip_model *m);
 
 /* Binds every tensor the configuration needs (exact shapes) to m->vis / m->txt. */
 jaclip_status model_bind_weights(jaclip_model *m, jaclip_err *err);

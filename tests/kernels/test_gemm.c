@@ -93,6 +93,41 @@ static void test_batch_invariance(jaclip_pool *pool)
     free(a), free(w), free(b), free(full), free(part);
 }
 
+/* The contract of matmul_forward: every element is the sequential fused-multiply-add chain
+ * over k, then + bias, bit for bit, at every level, with and without packing in advance,
+ * across k slices (K > 256), edge rows and edge channels. */
+static void test_fma_chain(jaclip_pool *pool)
+{
+    static const int shapes[][3] = {{1, 5, 1}, {7, 300, 17}, {13, 513, 40}, {100, 768, 97}, {6, 1030, 33}};
+    int diff = 0, pdiff = 0;
+    for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
+        int M = shapes[s][0], K = shapes[s][1], N = shapes[s][2];
+        float *a = malloc(sizeof(float) * M * K), *w = malloc(sizeof(float) * N * K), *b = malloc(sizeof(float) * N);
+        float *c = malloc(sizeof(float) * M * N), *c2 = malloc(sizeof(float) * M * N);
+        fill(a, (size_t)M * K), fill(w, (size_t)N * K), fill(b, N);
+        const float *bias = s % 2 ? b : NULL;
+        matmul_forward(pool, c, a, w, bias, M, K, N);
+        gemm_pw pw;
+        if (!gemm_pack_w(pool, &pw, w, N, K)) {
+            CHECK(0, "out of memory packing W");
+            return;
+        }
+        matmul_packed_forward(pool, c2, a, &pw, bias, M);
+        gemm_pw_free(&pw);
+        pdiff += memcmp(c, c2, sizeof(float) * M * N) != 0;
+        for (int i = 0; i < M; i++)
+            for (int j = 0; j < N; j++) {
+                float acc = 0;
+                for (int k = 0; k < K; k++) acc = fmaf(a[(size_t)i * K + k], w[(size_t)j * K + k], acc);
+                if (bias) acc += bias[j];
+                diff += memcmp(&acc, &c[(size_t)i * N + j], sizeof acc) != 0;
+            }
+        free(a), free(w), free(b), free(c), free(c2);
+    }
+    CHECK(diff == 0, "%d elements differ from the sequential fma chain (%s)", diff, gemm_kernel_name());
+    CHECK(pdiff == 0, "%d shapes: matmul_packed_forward differs from matmul_forward (%s)", pdiff, gemm_kernel_name());
+}
+
 static void test_gemm_dot(void)
 {
     int M = 11, N = 9, K = 37, lda = 50, ldw = 41, ldc = 13;
@@ -287,6 +322,8 @@ int main(int argc, char **argv)
     test_matmul(NULL);
     test_matmul(pool);
     test_batch_invariance(pool);
+    test_fma_chain(pool);
+    test_fma_chain(NULL);
     test_gemm_dot();
     test_int8(pool);
     test_attention(pool);
