@@ -38,6 +38,7 @@ static struct {
 static void q8_tile(int32_t *c, int ldc, const uint8_t *a, int lda, const int8_t *w, int ldw, int M, int N, int Kp);
 static void gemm_dot_tiles(float *c, int ldc, const float *a, int lda, const float *w, int ldw, const float *bias,
                            int M, int N, int K, float alpha);
+static void q8p_pack(gemm_q8 *q);
 static void mm_plain(float *out, const float *inp, const float *w, const float *bias, int M, int K, int N);
 
 /* A small product with edge blocks in every direction (fp32 and int8), SIMD vs portable.
@@ -495,6 +496,9 @@ void gemm_pw_free(gemm_pw *p)
 /* Flags of a micro-kernel call: resume from the partial sums in c; the last k slice (add the bias). */
 #define MK_LOAD 1
 #define MK_LAST 2
+#define MK_PF 4        /* prefetch the panel ahead (it comes from memory) */
+#define PF_AHEAD 32    /* k steps ahead: 2 KB of a 16-channel panel */
+#define SMALL_M 48     /* up to this many rows, W streams once in address order */
 
 /* c (mr x nr, ldc) = [c +] a (a packed 6-row group: a[6k + i], kc k's) · panel (kc x PW)
  * [+ bias]; nr <= PW. */
@@ -528,7 +532,9 @@ __attribute__((target("avx2,fma"))) static void mk_avx2(float *c, int ldc, const
     } else {
         c00 = c01 = c10 = c11 = c20 = c21 = c30 = c31 = c40 = c41 = c50 = c51 = _mm256_setzero_ps();
     }
+    int kpf = fl & MK_PF ? kc : 0; /* k steps with a prefetch (past the slice: the next one) */
     for (int k = 0; k < kc; k++, a += 6, b += PW) {
+        if (k < kpf && (k & 3) == 0) _mm_prefetch((const char *)(b + PF_AHEAD * PW), _MM_HINT_T0);
         __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8), x;
         x = _mm256_broadcast_ss(a + 0), c00 = _mm256_fmadd_ps(x, b0, c00), c01 = _mm256_fmadd_ps(x, b1, c01);
         x = _mm256_broadcast_ss(a + 1), c10 = _mm256_fmadd_ps(x, b0, c10), c11 = _mm256_fmadd_ps(x, b1, c11);
@@ -621,6 +627,23 @@ static void pack_a_task(void *ctx, int task, int thread)
     for (int g = task * 8; g < groups && g < task * 8 + 8; g++) pack_group(j->ap + (size_t)g * j->K * 6, j->inp, j->M, j->K, g);
 }
 
+static inline void mk_call(int level, float *c, int ldc, const float *a, const float *b, size_t pstride, int kc,
+                           int mr, int nr, const float *bias, int fl)
+{
+#ifdef JC_X86
+    if (level == LV_AVX512) {
+        mk_avx512(c, ldc, a, b, b + pstride, kc, mr, nr, bias, fl);
+        return;
+    }
+    if (level == LV_AVX2) {
+        mk_avx2(c, ldc, a, b, kc, mr, nr, bias, fl);
+        return;
+    }
+#endif
+    (void)level, (void)pstride;
+    mk_portable(c, ldc, a, b, kc, mr, nr, bias, fl);
+}
+
 static void mm_task(void *ctx, int task, int thread)
 {
     (void)thread;
@@ -629,29 +652,36 @@ static void mm_task(void *ctx, int task, int thread)
     int mb = j->M - m0 < j->mc ? j->M - m0 : j->mc, nb = j->N - n0 < j->nb ? j->N - n0 : j->nb;
     int K = j->K, N = j->N, level = G.level;
     int step = level == LV_AVX512 ? 2 * PW : PW;
+    size_t ps = (size_t)K * PW;
+    if (j->M <= SMALL_M) {
+        /* few rows (a batch-1 text): W comes from memory once; walk it in address order
+         * (panel by panel, k slices inside) and let the first row group prefetch ahead */
+        for (int n = n0; n < n0 + nb; n += step) {
+            int nr = n0 + nb - n < step ? n0 + nb - n : step;
+            const float *bias = j->bias ? j->bias + n : NULL;
+            for (int k0 = 0; k0 < K; k0 += KC2) {
+                int kc = K - k0 < KC2 ? K - k0 : KC2;
+                int fl = (k0 > 0 ? MK_LOAD : 0) | (k0 + kc == K ? MK_LAST : 0);
+                const float *b = j->pw + (size_t)(n / PW) * ps + (size_t)k0 * PW;
+                for (int i = m0; i < m0 + mb; i += 6)
+                    mk_call(level, j->out + (size_t)i * N + n, N, j->ap + ((size_t)(i / 6) * K + k0) * 6, b, ps, kc,
+                            m0 + mb - i < 6 ? m0 + mb - i : 6, nr, bias, fl | (i == m0 ? MK_PF : 0));
+            }
+        }
+        return;
+    }
+    /* many rows: each W panel slice (16 KB) stays in L1 while the task's row groups (its
+     * packed inp block, MC2 x KC2, in L2) stream past */
     for (int k0 = 0; k0 < K; k0 += KC2) {
         int kc = K - k0 < KC2 ? K - k0 : KC2;
         int fl = (k0 > 0 ? MK_LOAD : 0) | (k0 + kc == K ? MK_LAST : 0);
         for (int n = n0; n < n0 + nb; n += step) {
             int nr = n0 + nb - n < step ? n0 + nb - n : step;
-            const float *b = j->pw + ((size_t)(n / PW) * K + k0) * PW;
+            const float *b = j->pw + (size_t)(n / PW) * ps + (size_t)k0 * PW;
             const float *bias = j->bias ? j->bias + n : NULL;
-            for (int i = m0; i < m0 + mb; i += 6) {
-                int mr = m0 + mb - i < 6 ? m0 + mb - i : 6;
-                float *c = j->out + (size_t)i * N + n;
-                const float *a = j->ap + ((size_t)(i / 6) * K + k0) * 6;
-#ifdef JC_X86
-                if (level == LV_AVX512) {
-                    mk_avx512(c, N, a, b, b + (size_t)K * PW, kc, mr, nr, bias, fl);
-                    continue;
-                }
-                if (level == LV_AVX2) {
-                    mk_avx2(c, N, a, b, kc, mr, nr, bias, fl);
-                    continue;
-                }
-#endif
-                mk_portable(c, N, a, b, kc, mr, nr, bias, fl);
-            }
+            for (int i = m0; i < m0 + mb; i += 6)
+                mk_call(level, j->out + (size_t)i * N + n, N, j->ap + ((size_t)(i / 6) * K + k0) * 6, b, ps, kc,
+                        m0 + mb - i < 6 ? m0 + mb - i : 6, nr, bias, fl);
         }
     }
 }
@@ -774,6 +804,7 @@ void gemm_q8_free(gemm_q8 *q)
 {
     if (!q) return;
     jc_free_aligned(q->q);
+    jc_free_aligned(q->pk);
     free(q->scale);
     free(q->rowsum);
     memset(q, 0, sizeof *q);
@@ -864,7 +895,116 @@ bool gemm_q8_quantize(jaclip_pool *pool, gemm_q8 *q, const float *w, int N, int 
     }
     q8_quant_job j = {q, w};
     jc_pool_run(pool, (N + 63) / 64, q8_quant_task, &j);
+    if (G.level == LV_AVX2) { /* the outer-product kernel's panels (q8p_* below) */
+        size_t panels = (size_t)(N + PW - 1) / PW;
+        q->pk = jc_malloc_aligned(panels * (size_t)q->Kp * PW);
+        if (!q->pk) {
+            gemm_q8_free(q);
+            return false;
+        }
+        q8p_pack(q);
+    }
     return true;
+}
+
+/* ---- int8, AVX2 outer-product form ---------------------------------------------------------
+ * Weights in panels of 16 channels x 4 k's: pk[((jp*K4 + k4)*16 + c)*4 + t] = q[16jp + c][4k4 + t]
+ * (zero beyond N); activations in groups of 6 rows, one 32-bit word (4 k's) per row and k4.
+ * A micro-kernel keeps 6 rows x 16 channels of int32 sums in 12 ymm; per k4 it broadcasts
+ * each row's word and does vpmaddubsw (u8 x s8 -> s16 pairs, never saturating with 7-bit
+ * activations) + vpmaddwd by 1 (-> s32) + vpaddd. Integer sums are exact, so the results are
+ * those of every other int8 kernel, bit for bit. */
+static void q8p_pack(gemm_q8 *q)
+{
+    int K4 = q->Kp / 4, np = (q->N + PW - 1) / PW;
+    for (int jp = 0; jp < np; jp++)
+        for (int k4 = 0; k4 < K4; k4++)
+            for (int c = 0; c < PW; c++) {
+                int n = jp * PW + c;
+                int32_t v = 0;
+                if (n < q->N) memcpy(&v, q->q + (size_t)n * q->Kp + 4 * k4, 4);
+                memcpy(q->pk + (((size_t)jp * K4 + k4) * PW + c) * 4, &v, 4);
+            }
+}
+
+#ifdef JC_X86
+/* c (6 x 16 int32, ldc) [+]= group a (k4n words per row, 6 rows interleaved) · panel b. */
+__attribute__((target("avx2"))) static void q8p_mk_avx2(int32_t *c, int ldc, const int32_t *a, const int8_t *b,
+                                                         int k4n, int fl)
+{
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256i c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51;
+    if (fl & MK_LOAD) {
+#define LD(I, R0, R1)                                                                                                     R0 = _mm256_loadu_si256((const __m256i *)(c + (size_t)I * ldc)),                                                      R1 = _mm256_loadu_si256((const __m256i *)(c + (size_t)I * ldc + 8));
+        LD(0, c00, c01) LD(1, c10, c11) LD(2, c20, c21) LD(3, c30, c31) LD(4, c40, c41) LD(5, c50, c51)
+#undef LD
+    } else {
+        c00 = c01 = c10 = c11 = c20 = c21 = c30 = c31 = c40 = c41 = c50 = c51 = _mm256_setzero_si256();
+    }
+    int kpf = fl & MK_PF ? k4n : 0;
+    for (int k = 0; k < k4n; k++, a += 6, b += 64) {
+        if (k < kpf && (k & 1) == 0) _mm_prefetch((const char *)(b + 64 * 32), _MM_HINT_T0);
+        __m256i w0 = _mm256_load_si256((const __m256i *)b), w1 = _mm256_load_si256((const __m256i *)(b + 32)), x;
+#define ROW(I, R0, R1)                                                                                                    x = _mm256_set1_epi32(a[I]);                                                                                          R0 = _mm256_add_epi32(R0, _mm256_madd_epi16(_mm256_maddubs_epi16(x, w0), ones));                                      R1 = _mm256_add_epi32(R1, _mm256_madd_epi16(_mm256_maddubs_epi16(x, w1), ones));
+        ROW(0, c00, c01) ROW(1, c10, c11) ROW(2, c20, c21) ROW(3, c30, c31) ROW(4, c40, c41) ROW(5, c50, c51)
+#undef ROW
+    }
+#define ST(I, R0, R1)                                                                                                     _mm256_storeu_si256((__m256i *)(c + (size_t)I * ldc), R0),                                                                _mm256_storeu_si256((__m256i *)(c + (size_t)I * ldc + 8), R1);
+    ST(0, c00, c01) ST(1, c10, c11) ST(2, c20, c21) ST(3, c30, c31) ST(4, c40, c41) ST(5, c50, c51)
+#undef ST
+}
+#endif
+
+#define Q8P_MC 96  /* rows per task */
+#define Q8P_NB 96  /* channels per task */
+#define Q8P_K4 256 /* k4 words per slice: 16 KB of a panel */
+
+typedef struct {
+    float *out;
+    const float *bias;
+    const gemm_q8 *w;
+    const int32_t *ap; /* grouped activation words */
+    const float *ascale;
+    const int32_t *azero;
+    int M, mc, nb, tiles_n;
+} q8p_job;
+
+static void q8p_task(void *ctx, int task, int thread)
+{
+    (void)thread;
+    const q8p_job *j = ctx;
+    const gemm_q8 *W = j->w;
+    int N = W->N, K4 = W->Kp / 4;
+    int m0 = (task / j->tiles_n) * j->mc, n0 = (task % j->tiles_n) * j->nb;
+    int mb = j->M - m0 < j->mc ? j->M - m0 : j->mc, nb = N - n0 < j->nb ? N - n0 : j->nb;
+    int gb = (mb + 5) / 6, pb = (nb + PW - 1) / PW;
+    _Alignas(64) int32_t acc[(Q8P_MC + 6) * Q8P_NB];
+    int ldc = pb * PW;
+#ifdef JC_X86
+    bool small = j->M <= SMALL_M;
+    for (int o = 0; o < (small ? pb : 1); o++)
+        for (int k0 = 0; k0 < K4; k0 += Q8P_K4) {
+            int kn = K4 - k0 < Q8P_K4 ? K4 - k0 : Q8P_K4;
+            int fl = k0 > 0 ? MK_LOAD : 0;
+            for (int p = small ? o : 0; p < (small ? o + 1 : pb); p++) {
+                const int8_t *b = W->pk + (((size_t)(n0 / PW + p) * K4 + k0) * PW) * 4;
+                for (int g = 0; g < gb; g++)
+                    q8p_mk_avx2(acc + (size_t)g * 6 * ldc + p * PW, ldc,
+                                j->ap + ((size_t)(m0 / 6 + g) * K4 + k0) * 6, b, kn,
+                                fl | (small && g == 0 ? MK_PF : 0));
+            }
+        }
+#endif
+    for (int r = 0; r < mb; r++) {
+        float sa = j->ascale[m0 + r];
+        int32_t z = j->azero[m0 + r];
+        float *o = j->out + (size_t)(m0 + r) * N + n0;
+        const int32_t *ar = acc + (size_t)r * ldc;
+        for (int q = 0; q < nb; q++) {
+            float v = (float)(ar[q] - z * W->rowsum[n0 + q]) * (sa * W->scale[n0 + q]);
+            o[q] = j->bias ? v + j->bias[n0 + q] : v;
+        }
+    }
 }
 
 /* Exact int32 dot products of u8 (a) and s8 (w) rows over one k slice; io/fl as fp32. */
@@ -1029,6 +1169,7 @@ typedef struct {
     float *ascale; /* (M) */
     int32_t *azero; /* (M) */
     int M, nb, tiles_n;
+    int32_t *ap; /* when not NULL: the rows regrouped for the q8p kernel */
 } q8_job;
 
 #ifdef JC_X86
@@ -1093,8 +1234,14 @@ static void q8_act_task(void *ctx, int task, int thread)
     (void)thread;
     const q8_job *j = ctx;
     int K = j->w->K, Kp = j->w->Kp;
-    for (int m = task * 16; m < j->M && m < task * 16 + 16; m++)
+    for (int m = task * 16; m < j->M && m < task * 16 + 16; m++) {
         gemm_q8_quantize_row(j->inp + (size_t)m * K, K, Kp, j->aq + (size_t)m * Kp, &j->ascale[m], &j->azero[m]);
+        if (j->ap) { /* group m/6, slot m%6: one word (4 k's) per k4 */
+            int32_t *d = j->ap + (size_t)(m / 6) * (Kp / 4) * 6 + m % 6;
+            const uint8_t *src = j->aq + (size_t)m * Kp;
+            for (int k4 = 0; k4 < Kp / 4; k4++) memcpy(d + (size_t)k4 * 6, src + 4 * k4, 4);
+        }
+    }
 }
 
 static void q8_task(void *ctx, int task, int thread)
@@ -1132,7 +1279,7 @@ void matmul_q8_forward(jaclip_pool *pool, float *out, const float *inp, const ge
     if (M <= 0 || w->N <= 0) return;
     gemm_init();
     size_t abytes = ((size_t)M * w->Kp + 63) / 64 * 64;
-    size_t need = abytes + (size_t)M * (sizeof(float) + sizeof(int32_t)) + 64;
+    size_t need = abytes + (size_t)M * (sizeof(float) + sizeof(int32_t)) + 64 + (size_t)(M + 5) / 6 * 6 * w->Kp + 64;
     bool locked = pthread_mutex_trylock(&q8_mu) == 0;
     void *buf = NULL;
     if (locked) {
@@ -1168,10 +1315,27 @@ void matmul_q8_forward(jaclip_pool *pool, float *out, const float *inp, const ge
         while (nb > 12 && (w->N + nb - 1) / nb < 4 * threads) nb -= 12;
     }
     float *ascale = (float *)(void *)((char *)buf + abytes);
-    q8_job j = {out, inp, bias, w, buf, ascale, (int32_t *)(void *)(ascale + M), M, nb, (w->N + nb - 1) / nb};
+    q8_job j = {out, inp, bias, w, buf, ascale, (int32_t *)(void *)(ascale + M), M, nb, (w->N + nb - 1) / nb, NULL};
+    bool grouped = w->pk && G.level == LV_AVX2;
+    int32_t *ap = NULL;
+    if (grouped) { /* the q8p kernel's layout: 6 rows per group, one 32-bit word (4 k's) per row */
+        int K4 = w->Kp / 4, groups = (M + 5) / 6;
+        ap = (int32_t *)(void *)((char *)buf + abytes + (size_t)M * 8 + 64 - ((size_t)M * 8) % 64);
+        for (int r = M; r < groups * 6; r++) /* padding rows: zero */
+            for (int k4 = 0; k4 < K4; k4++) ap[((size_t)(r / 6) * K4 + k4) * 6 + r % 6] = 0;
+        j.ap = ap;
+    }
     double t0 = kprof_enabled() ? jc_now() : 0;
-    jc_pool_run(pool, (M + 15) / 16, q8_act_task, &j);
-    jc_pool_run(pool, ((M + MB - 1) / MB) * j.tiles_n, q8_task, &j);
+    jc_pool_run(M > SMALL_M ? pool : NULL, (M + 15) / 16, q8_act_task, &j);
+    if (grouped) {
+        int threads = pool ? jaclip_pool_size(pool) : 1;
+        int mc = M <= Q8P_MC ? M : Q8P_MC, nbp = Q8P_NB, tiles_m = (M + mc - 1) / mc;
+        while (nbp > 2 * PW && tiles_m * ((w->N + nbp - 1) / nbp) < 4 * threads) nbp -= 2 * PW;
+        q8p_job pj = {out, bias, w, ap, ascale, j.azero, M, mc, nbp, (w->N + nbp - 1) / nbp};
+        jc_pool_run(pool, tiles_m * pj.tiles_n, q8p_task, &pj);
+    } else {
+        jc_pool_run(pool, ((M + MB - 1) / MB) * j.tiles_n, q8_task, &j);
+    }
     if (t0 > 0) {
         char name[48];
         snprintf(name, sizeof name, "gemm int8 K=%d N=%d", w->K, w->N);

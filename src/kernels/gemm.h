@@ -64,6 +64,7 @@ int gemm_level(void);
 typedef struct gemm_q8 {
     int N, K, Kp;
     int8_t *q;
+    int8_t *pk; /* AVX2: the same values in panels of 16 channels x 4 k's (gemm.c q8p_*), or NULL */
     float *scale;
     int32_t *rowsum;
 } gemm_q8;
