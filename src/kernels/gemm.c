@@ -455,35 +455,47 @@ static void pack_panel(float *dst, const float *w, int N, int K, int jp)
 
 typedef struct {
     float *dst;
-    const float *w;
-    int N, K;
+    const float *const *ws; /* parts, each (N, K); parts > 1 only when N % PW == 0 */
+    int parts, N, K;
 } pack_job;
 
 static void pack_task(void *ctx, int task, int thread)
 {
     (void)thread;
     const pack_job *j = ctx;
-    int np = (int)pw_panels(j->N);
-    for (int jp = task * 4; jp < np && jp < task * 4 + 4; jp++) pack_panel(j->dst + (size_t)jp * j->K * PW, j->w, j->N, j->K, jp);
+    int pp = (int)pw_panels(j->N), np = pp * j->parts; /* panels per part, in all */
+    for (int jp = task * 4; jp < np && jp < task * 4 + 4; jp++)
+        pack_panel(j->dst + (size_t)jp * j->K * PW, j->ws[jp / pp], j->N, j->K, jp % pp);
+}
+
+static void pack_parts(jaclip_pool *pool, float *dst, const float *const *ws, int parts, int N, int K)
+{
+    pack_job j = {dst, ws, parts, N, K};
+    int tasks = (int)((pw_panels(N) * parts + 3) / 4);
+    if (tasks == 1 || (size_t)N * K * parts < 65536) pool = NULL;
+    jc_pool_run(pool, tasks, pack_task, &j);
 }
 
 static void pack_all(jaclip_pool *pool, float *dst, const float *w, int N, int K)
 {
-    pack_job j = {dst, w, N, K};
-    int tasks = (int)((pw_panels(N) + 3) / 4);
-    if (tasks == 1 || (size_t)N * K < 65536) pool = NULL;
-    jc_pool_run(pool, tasks, pack_task, &j);
+    pack_parts(pool, dst, &w, 1, N, K);
+}
+
+bool gemm_pack_w_parts(jaclip_pool *pool, gemm_pw *p, const float *const *ws, int parts, int N, int K)
+{
+    gemm_init();
+    memset(p, 0, sizeof *p);
+    if (parts < 1 || parts > GEMM_MAX_PARTS || (parts > 1 && N % (2 * PW) != 0)) return false;
+    p->N = N * parts, p->K = K, p->parts = parts;
+    p->p = jc_malloc_aligned(pw_panels(N) * parts * (size_t)K * PW * sizeof(float));
+    if (!p->p) return false;
+    pack_parts(pool, p->p, ws, parts, N, K);
+    return true;
 }
 
 bool gemm_pack_w(jaclip_pool *pool, gemm_pw *p, const float *w, int N, int K)
 {
-    gemm_init();
-    memset(p, 0, sizeof *p);
-    p->N = N, p->K = K;
-    p->p = jc_malloc_aligned(pw_panels(N) * (size_t)K * PW * sizeof(float));
-    if (!p->p) return false;
-    pack_all(pool, p->p, w, N, K);
-    return true;
+    return gemm_pack_w_parts(pool, p, &w, 1, N, K);
 }
 
 void gemm_pw_free(gemm_pw *p)
@@ -599,10 +611,11 @@ __attribute__((target("avx512f"))) static void mk_avx512(float *c, int ldc, cons
 #endif
 
 typedef struct {
-    float *out;
-    const float *inp, *pw, *bias;
+    float *const *outs;        /* one (M, N/parts) output per part */
+    const float *const *biases; /* one bias (or NULL) per part */
+    const float *inp, *pw;
     float *ap; /* inp packed in 6-row groups: group g, k -> ap[(g*K + k)*6 + i] (zero padded) */
-    int M, K, N, mc, nb, tiles_n;
+    int M, K, N, parts, mc, nb, tiles_n;
 } mm_job;
 
 /* Packs rows [6g, 6g+6) of inp (zero beyond M). */
@@ -650,21 +663,26 @@ static void mm_task(void *ctx, int task, int thread)
     const mm_job *j = ctx;
     int m0 = (task / j->tiles_n) * j->mc, n0 = (task % j->tiles_n) * j->nb;
     int mb = j->M - m0 < j->mc ? j->M - m0 : j->mc, nb = j->N - n0 < j->nb ? j->N - n0 : j->nb;
-    int K = j->K, N = j->N, level = G.level;
+    int K = j->K, level = G.level, pn = j->N / j->parts; /* pn: channels per part (ldc) */
     int step = level == LV_AVX512 ? 2 * PW : PW;
     size_t ps = (size_t)K * PW;
+    /* column n of the product is column n % pn of part n / pn (parts are multiples of 2*PW,
+     * so no micro-kernel straddles two) */
+#define OUT(n) (j->outs[(n) / pn] + (n) % pn)
+#define BIAS(n) (j->biases[(n) / pn] ? j->biases[(n) / pn] + (n) % pn : NULL)
+    int N = pn;
     if (j->M <= SMALL_M) {
         /* few rows (a batch-1 text): W comes from memory once; walk it in address order
          * (panel by panel, k slices inside) and let the first row group prefetch ahead */
         for (int n = n0; n < n0 + nb; n += step) {
             int nr = n0 + nb - n < step ? n0 + nb - n : step;
-            const float *bias = j->bias ? j->bias + n : NULL;
+            const float *bias = BIAS(n);
             for (int k0 = 0; k0 < K; k0 += KC2) {
                 int kc = K - k0 < KC2 ? K - k0 : KC2;
                 int fl = (k0 > 0 ? MK_LOAD : 0) | (k0 + kc == K ? MK_LAST : 0);
                 const float *b = j->pw + (size_t)(n / PW) * ps + (size_t)k0 * PW;
                 for (int i = m0; i < m0 + mb; i += 6)
-                    mk_call(level, j->out + (size_t)i * N + n, N, j->ap + ((size_t)(i / 6) * K + k0) * 6, b, ps, kc,
+                    mk_call(level, OUT(n) + (size_t)i * N, N, j->ap + ((size_t)(i / 6) * K + k0) * 6, b, ps, kc,
                             m0 + mb - i < 6 ? m0 + mb - i : 6, nr, bias, fl | (i == m0 ? MK_PF : 0));
             }
         }
@@ -678,20 +696,25 @@ static void mm_task(void *ctx, int task, int thread)
         for (int n = n0; n < n0 + nb; n += step) {
             int nr = n0 + nb - n < step ? n0 + nb - n : step;
             const float *b = j->pw + (size_t)(n / PW) * ps + (size_t)k0 * PW;
-            const float *bias = j->bias ? j->bias + n : NULL;
+            const float *bias = BIAS(n);
             for (int i = m0; i < m0 + mb; i += 6)
-                mk_call(level, j->out + (size_t)i * N + n, N, j->ap + ((size_t)(i / 6) * K + k0) * 6, b, ps, kc,
+                mk_call(level, OUT(n) + (size_t)i * N, N, j->ap + ((size_t)(i / 6) * K + k0) * 6, b, ps, kc,
                         m0 + mb - i < 6 ? m0 + mb - i : 6, nr, bias, fl);
         }
     }
+#undef OUT
+#undef BIAS
 }
 
-static void mm_run(jaclip_pool *pool, float *out, const float *inp, const float *pw, const float *bias, int M, int K,
-                   int N)
+/* N: all channels (parts x N/parts). */
+static void mm_run(jaclip_pool *pool, float *const *outs, const float *inp, const float *pw, const float *const *biases,
+                   int parts, int M, int K, int N)
 {
+    int pn = N / parts;
     if (K <= 0) { /* an empty sum */
         for (int i = 0; i < M; i++)
-            for (int n = 0; n < N; n++) out[(size_t)i * N + n] = bias ? bias[n] : 0.0f;
+            for (int n = 0; n < N; n++)
+                outs[n / pn][(size_t)i * pn + n % pn] = biases[n / pn] ? biases[n / pn][n % pn] : 0.0f;
         return;
     }
     int threads = pool ? jaclip_pool_size(pool) : 1;
@@ -703,15 +726,17 @@ static void mm_run(jaclip_pool *pool, float *out, const float *inp, const float 
                 float s = 0;
                 for (int k = 0; k < K; k++)
                     s = fmaf(inp[(size_t)i * K + k], pw[((size_t)(n / PW) * K + k) * PW + n % PW], s);
-                out[(size_t)i * N + n] = bias ? s + bias[n] : s;
+                const float *b = biases[n / pn];
+                outs[n / pn][(size_t)i * pn + n % pn] = b ? s + b[n % pn] : s;
             }
         return;
     }
-    int mc = M <= MC2 ? M : MC2, nb = NB2;
+    /* row tiles of at most MC2 rows, balanced (136 rows: 2 x 72, not 96 + 40), whole groups */
+    int tiles_m = (M + MC2 - 1) / MC2, mc = ((M + tiles_m - 1) / tiles_m + 5) / 6 * 6, nb = NB2;
+    tiles_m = (M + mc - 1) / mc;
     /* few row tiles (a batch-1 text): cut N finer so that every thread has several tasks */
-    int tiles_m = (M + mc - 1) / mc;
     while (nb > 2 * PW && tiles_m * ((N + nb - 1) / nb) < 4 * threads) nb -= 2 * PW;
-    mm_job j = {out, inp, pw, bias, ap, M, K, N, mc, nb, (N + nb - 1) / nb};
+    mm_job j = {outs, biases, inp, pw, ap, M, K, N, parts, mc, nb, (N + nb - 1) / nb};
     int groups = (M + 5) / 6;
     jc_pool_run(groups > 8 ? pool : NULL, (groups + 7) / 8, pack_a_task, &j);
     jc_pool_run(pool, tiles_m * j.tiles_n, mm_task, &j);
@@ -723,10 +748,24 @@ void matmul_packed_forward(jaclip_pool *pool, float *out, const float *inp, cons
     if (M <= 0 || w->N <= 0) return;
     gemm_init();
     double t0 = kprof_enabled() ? jc_now() : 0;
-    mm_run(pool, out, inp, w->p, bias, M, w->K, w->N);
+    mm_run(pool, &out, inp, w->p, &bias, 1, M, w->K, w->N);
     if (t0 > 0) {
         char name[48];
         snprintf(name, sizeof name, "gemm fp32 K=%d N=%d", w->K, w->N);
+        kprof_add(name, jc_now() - t0, 2.0 * M * w->K * w->N);
+    }
+}
+
+void matmul_packed_forward_parts(jaclip_pool *pool, float *const *outs, const float *inp, const gemm_pw *w,
+                                 const float *const *biases, int M)
+{
+    if (M <= 0 || w->N <= 0) return;
+    gemm_init();
+    double t0 = kprof_enabled() ? jc_now() : 0;
+    mm_run(pool, outs, inp, w->p, biases, w->parts, M, w->K, w->N);
+    if (t0 > 0) {
+        char name[48];
+        snprintf(name, sizeof name, "gemm fp32 K=%d N=%dx%d", w->K, w->parts, w->N / w->parts);
         kprof_add(name, jc_now() - t0, 2.0 * M * w->K * w->N);
     }
 }
@@ -743,7 +782,7 @@ static void mm_plain(float *out, const float *inp, const float *w, const float *
     float *buf = jc_malloc_aligned(pw_panels(N) * (size_t)K * PW * sizeof(float));
     if (!buf) return;
     pack_all(NULL, buf, w, N, K);
-    mm_run(NULL, out, inp, buf, bias, M, K, N);
+    mm_run(NULL, &out, inp, buf, &bias, 1, M, K, N);
     jc_free_aligned(buf);
 }
 
@@ -780,7 +819,7 @@ void matmul_forward(jaclip_pool *pool, float *out, const float *inp, const float
         return;
     }
     pack_all(pool, buf, w, N, K);
-    mm_run(pool, out, inp, buf, bias, M, K, N);
+    mm_run(pool, &out, inp, buf, &bias, 1, M, K, N);
     if (own) jc_free_aligned(buf);
     if (locked) pthread_mutex_unlock(&pk_mu);
     if (t0 > 0) {
@@ -1329,7 +1368,8 @@ void matmul_q8_forward(jaclip_pool *pool, float *out, const float *inp, const ge
     jc_pool_run(M > SMALL_M ? pool : NULL, (M + 15) / 16, q8_act_task, &j);
     if (grouped) {
         int threads = pool ? jaclip_pool_size(pool) : 1;
-        int mc = M <= Q8P_MC ? M : Q8P_MC, nbp = Q8P_NB, tiles_m = (M + mc - 1) / mc;
+        int tiles_m = (M + Q8P_MC - 1) / Q8P_MC, mc = ((M + tiles_m - 1) / tiles_m + 5) / 6 * 6, nbp = Q8P_NB;
+        tiles_m = (M + mc - 1) / mc;
         while (nbp > 2 * PW && tiles_m * ((w->N + nbp - 1) / nbp) < 4 * threads) nbp -= 2 * PW;
         q8p_job pj = {out, bias, w, ap, ascale, j.azero, M, mc, nbp, (w->N + nbp - 1) / nbp};
         jc_pool_run(pool, tiles_m * pj.tiles_n, q8p_task, &pj);

@@ -34,13 +34,24 @@ void matmul_forward(jaclip_pool *pool, float *out, const float *inp, const float
 /* W packed for matmul_packed_forward: panels of 16 output channels, p[(jp*K + k)*16 + c] =
  * w[16*jp + c][k] (zero beyond N). */
 typedef struct gemm_pw {
-    int N, K;
+    int N, K; /* N: all channels (parts x channels per part) */
+    int parts;
     float *p;
 } gemm_pw;
+
+#define GEMM_MAX_PARTS 4
 
 /* Packs w (N,K) into *p (allocates; free with gemm_pw_free). Returns false if out of memory. */
 bool gemm_pack_w(jaclip_pool *pool, gemm_pw *p, const float *w, int N, int K);
 void gemm_pw_free(gemm_pw *p);
+
+/* Several weights with the same K packed as one (fused q/k/v, fc1 gate/value): ws[parts],
+ * each (N, K), N a multiple of 32. Returns false if out of memory or N does not qualify. */
+bool gemm_pack_w_parts(jaclip_pool *pool, gemm_pw *p, const float *const *ws, int parts, int N, int K);
+/* One product, one output (M, N/parts) and bias (or NULL) per part; every element bit-identical
+ * to matmul_forward with that part's weight. */
+void matmul_packed_forward_parts(jaclip_pool *pool, float *const *outs, const float *inp, const gemm_pw *w,
+                                 const float *const *biases, int M);
 
 /* The same product as matmul_forward with W packed in advance; results bit-identical. */
 void matmul_packed_forward(jaclip_pool *pool, float *out, const float *inp, const gemm_pw *w, const float *bias,

@@ -28,13 +28,25 @@
 typedef struct lin_entry {
     const float *w;
     int N, K;
-    gemm_pw pw; /* fp32 packed (pw.p NULL when absent) */
+    gemm_pw pw; /* fp32 packed (pw.p NULL when absent); a view into a group's fused copy when view */
+    bool view;
     gemm_q8 q;  /* int8 (q.q NULL when absent) */
 } lin_entry;
+
+/* Weights that read the same input, packed as one product (EVA02 and BERT q/k/v, EVA02
+ * fc1 gate/value): one pass over the packed input, one pool dispatch instead of 2-3. The
+ * members' entries are views of their part of the fused copy (no second copy). */
+typedef struct lin_group {
+    const float *w[GEMM_MAX_PARTS];
+    int parts, N, K;
+    gemm_pw fused;
+} lin_group;
 
 struct model_lin {
     lin_entry *e;
     int n, cap;
+    lin_group *g;
+    int ng, gcap;
     bool int8;
 };
 
@@ -44,16 +56,52 @@ static int cmp_entry(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+static lin_entry *find(const struct model_lin *t, const float *w)
+{
+    int lo = 0, hi = t->n - 1;
+    while (lo <= hi) {
+        int mid = (lo + hi) / 2;
+        if (t->e[mid].w == w) return &t->e[mid];
+        if (t->e[mid].w < w) lo = mid + 1;
+        else hi = mid - 1;
+    }
+    return NULL;
+}
+
+static void drop_fp32(struct model_lin *t)
+{
+    for (int i = 0; i < t->n; i++) {
+        if (!t->e[i].view) gemm_pw_free(&t->e[i].pw);
+        memset(&t->e[i].pw, 0, sizeof t->e[i].pw);
+        t->e[i].view = false;
+    }
+    for (int i = 0; i < t->ng; i++) gemm_pw_free(&t->g[i].fused);
+}
+
 void model_lin_free(jaclip_model *m)
 {
     if (!m->lin) return;
-    for (int i = 0; i < m->lin->n; i++) {
-        gemm_pw_free(&m->lin->e[i].pw);
-        gemm_q8_free(&m->lin->e[i].q);
-    }
+    drop_fp32(m->lin);
+    for (int i = 0; i < m->lin->n; i++) gemm_q8_free(&m->lin->e[i].q);
     free(m->lin->e);
+    free(m->lin->g);
     free(m->lin);
     m->lin = NULL;
+}
+
+static bool add_group(struct model_lin *t, int parts, int N, int K, const float *a, const float *b, const float *c)
+{
+    if (t->ng == t->gcap) {
+        int cap = t->gcap ? 2 * t->gcap : 64;
+        lin_group *g = realloc(t->g, (size_t)cap * sizeof *g);
+        if (!g) return false;
+        t->g = g, t->gcap = cap;
+    }
+    lin_group *g = &t->g[t->ng++];
+    memset(g, 0, sizeof *g);
+    g->parts = parts, g->N = N, g->K = K;
+    g->w[0] = a, g->w[1] = b, g->w[2] = c;
+    return true;
 }
 
 static bool add(struct model_lin *t, const float *w, int N, int K)
@@ -81,15 +129,28 @@ static void release_pages(const jaclip_model *m, const float *w, size_t n)
     if (hi > lo) madvise((void *)lo, hi - lo, MADV_DONTNEED);
 }
 
-/* Brings every entry to the current mode: int8 -> q8 copies, fp32 -> packed copies. */
+/* Brings every entry to the current mode: int8 -> q8 copies, fp32 -> packed copies (groups
+ * fused, their members views of it). */
 static bool prepare(jaclip_model *m)
 {
     struct model_lin *t = m->lin;
+    if (t->int8) drop_fp32(t);
+    for (int i = 0; !t->int8 && i < t->ng; i++) {
+        lin_group *g = &t->g[i];
+        if (g->fused.p) continue;
+        if (!gemm_pack_w_parts(m->pool, &g->fused, g->w, g->parts, g->N, g->K)) continue; /* members pack alone */
+        for (int p = 0; p < g->parts; p++) {
+            lin_entry *e = find(t, g->w[p]);
+            if (!e) continue;
+            if (!e->view) gemm_pw_free(&e->pw);
+            e->pw = (gemm_pw){.N = g->N, .K = g->K, .parts = 1, .p = g->fused.p + (size_t)p * g->N * g->K};
+            e->view = true;
+        }
+    }
     for (int i = 0; i < t->n; i++) {
         lin_entry *e = &t->e[i];
         if (t->int8) {
             if (!e->q.q && !gemm_q8_quantize(m->pool, &e->q, e->w, e->N, e->K)) return false;
-            gemm_pw_free(&e->pw);
         } else {
             if (!e->pw.p && !gemm_pack_w(m->pool, &e->pw, e->w, e->N, e->K)) return false;
             gemm_q8_free(&e->q);
@@ -113,11 +174,14 @@ jaclip_status model_lin_build(jaclip_model *m, jaclip_err *err)
         const eva_block_w *b = &m->vis.blocks[l];
         ok = add(t, b->q_w, D, D) && add(t, b->k_w, D, D) && add(t, b->v_w, D, D) && add(t, b->proj_w, D, D) &&
              add(t, b->fc1_g_w, F, D) && add(t, b->fc1_x_w, F, D) && add(t, b->fc2_w, D, F);
+        if (ok && D % 32 == 0) ok = add_group(t, 3, D, D, b->q_w, b->k_w, b->v_w);
+        if (ok && F % 32 == 0) ok = add_group(t, 2, F, D, b->fc1_g_w, b->fc1_x_w, NULL);
     }
     for (int l = 0; ok && l < tc->num_hidden_layers; l++) {
         const bert_layer_w *b = &m->txt.layers[l];
         ok = add(t, b->q_w, H, H) && add(t, b->k_w, H, H) && add(t, b->v_w, H, H) && add(t, b->ao_w, H, H) &&
              add(t, b->inter_w, I, H) && add(t, b->out_w, H, I);
+        if (ok && H % 32 == 0) ok = add_group(t, 3, H, H, b->q_w, b->k_w, b->v_w);
     }
     if (ok) {
         qsort(t->e, (size_t)t->n, sizeof *t->e, cmp_entry);
@@ -132,22 +196,26 @@ jaclip_status model_lin_build(jaclip_model *m, jaclip_err *err)
 
 void model_linear(jaclip_model *m, float *out, const float *inp, const float *w, const float *bias, int M, int K, int N)
 {
-    if (m->lin) {
-        int lo = 0, hi = m->lin->n - 1;
-        while (lo <= hi) {
-            int mid = (lo + hi) / 2;
-            const lin_entry *e = &m->lin->e[mid];
-            if (e->w == w) {
-                if (e->q.q) matmul_q8_forward(m->pool, out, inp, &e->q, bias, M);
-                else if (e->pw.p) matmul_packed_forward(m->pool, out, inp, &e->pw, bias, M);
-                else break;
-                return;
-            }
-            if (e->w < w) lo = mid + 1;
-            else hi = mid - 1;
+    const lin_entry *e = m->lin ? find(m->lin, w) : NULL;
+    if (e && e->q.q) matmul_q8_forward(m->pool, out, inp, &e->q, bias, M);
+    else if (e && e->pw.p) matmul_packed_forward(m->pool, out, inp, &e->pw, bias, M);
+    else matmul_forward(m->pool, out, inp, w, bias, M, K, N);
+}
+
+void model_linear_parts(jaclip_model *m, float *const *outs, const float *inp, const float *const *ws,
+                        const float *const *biases, int parts, int M, int K, int N)
+{
+    for (int i = 0; m->lin && i < m->lin->ng; i++) { /* few groups (36): a scan is cheap next to a GEMM */
+        const lin_group *g = &m->lin->g[i];
+        if (g->w[0] != ws[0] || !g->fused.p || g->parts != parts) continue;
+        bool same = true;
+        for (int p = 1; p < parts; p++) same = same && g->w[p] == ws[p];
+        if (same) {
+            matmul_packed_forward_parts(m->pool, outs, inp, &g->fused, biases, M);
+            return;
         }
     }
-    matmul_forward(m->pool, out, inp, w, bias, M, K, N);
+    for (int p = 0; p < parts; p++) model_linear(m, outs[p], inp, ws[p], biases[p], M, K, N);
 }
 
 jaclip_status jaclip_model_set_dtype(jaclip_model *m, const char *dtype, jaclip_err *err)

@@ -86,6 +86,11 @@ struct jaclip_model {
  * or int8 in int8 mode) when it has one, else matmul_forward. */
 void model_linear(jaclip_model *m, float *out, const float *inp, const float *w, const float *bias, int M, int K,
                   int N);
+/* outs[p] = inp · ws[p]ᵀ + biases[p] for weights that read the same input (q/k/v, fc1 gate and
+ * value), as one fused product when they were packed as a group, else one by one; the
+ * results are the same bit for bit either way. */
+void model_linear_parts(jaclip_model *m, float *const *outs, const float *inp, const float *const *ws,
+                        const float *const *biases, int parts, int M, int K, int N);
 /* Packs (fp32) the transformer blocks' Linear weights; called once at load. */
 jaclip_status model_lin_build(jaclip_model *m, jaclip_err *err);
 void model_lin_free(jaclip_model *m);

@@ -128,6 +128,41 @@ static void test_fma_chain(jaclip_pool *pool)
     CHECK(pdiff == 0, "%d shapes: matmul_packed_forward differs from matmul_forward (%s)", pdiff, gemm_kernel_name());
 }
 
+/* Fused weights (q/k/v): one packed product, one output per part, each bit-identical to its
+ * own matmul_forward. */
+static void test_parts(jaclip_pool *pool)
+{
+    static const int shapes[][2] = {{1, 64}, {17, 96}, {100, 64}};
+    int diff = 0;
+    for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
+        int M = shapes[s][0], N = shapes[s][1], K = 300;
+        float *a = malloc(sizeof(float) * M * K), *w[3], *b[3], *o[3], *r = malloc(sizeof(float) * M * N);
+        fill(a, (size_t)M * K);
+        for (int p = 0; p < 3; p++) {
+            w[p] = malloc(sizeof(float) * N * K), b[p] = malloc(sizeof(float) * N), o[p] = malloc(sizeof(float) * M * N);
+            fill(w[p], (size_t)N * K), fill(b[p], N);
+        }
+        const float *ws[3] = {w[0], w[1], w[2]}, *bs[3] = {b[0], NULL, b[2]};
+        gemm_pw pw;
+        if (!gemm_pack_w_parts(pool, &pw, ws, 3, N, K)) {
+            CHECK(0, "gemm_pack_w_parts refused N=%d", N);
+            return;
+        }
+        matmul_packed_forward_parts(pool, o, a, &pw, bs, M);
+        for (int p = 0; p < 3; p++) {
+            matmul_forward(pool, r, a, w[p], bs[p], M, K, N);
+            diff += memcmp(r, o[p], sizeof(float) * M * N) != 0;
+            free(w[p]), free(b[p]), free(o[p]);
+        }
+        gemm_pw_free(&pw);
+        free(a), free(r);
+    }
+    CHECK(diff == 0, "%d fused parts differ from their own product (%s)", diff, gemm_kernel_name());
+    gemm_pw bad;
+    const float *one[2] = {NULL, NULL};
+    CHECK(!gemm_pack_w_parts(pool, &bad, one, 2, 20, 8), "parts of 20 channels must be refused");
+}
+
 static void test_gemm_dot(void)
 {
     int M = 11, N = 9, K = 37, lda = 50, ldw = 41, ldc = 13;
@@ -324,6 +359,8 @@ int main(int argc, char **argv)
     test_batch_invariance(pool);
     test_fma_chain(pool);
     test_fma_chain(NULL);
+    test_parts(pool);
+    test_parts(NULL);
     test_gemm_dot();
     test_int8(pool);
     test_attention(pool);
