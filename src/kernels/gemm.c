@@ -454,23 +454,54 @@ static void pack_panel(float *dst, const float *w, int N, int K, int jp)
 }
 
 typedef struct {
-    float *dst;
+    float *dst;     /* fp32 panels, or NULL */
+    uint16_t *hdst; /* fp16 panels, or NULL */
     const float *const *ws; /* parts, each (N, K); parts > 1 only when N % PW == 0 */
     int parts, N, K;
 } pack_job;
+
+#ifdef JC_X86
+__attribute__((target("avx2,fma,f16c"))) static void to_f16_f16c(uint16_t *d, const float *s, size_t n)
+{
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm_storeu_si128((__m128i *)(void *)(d + i), _mm256_cvtps_ph(_mm256_loadu_ps(s + i), _MM_FROUND_TO_NEAREST_INT));
+    for (; i < n; i++) d[i] = jc_f32_to_f16(s[i]);
+}
+#endif
+
+static void to_f16(uint16_t *d, const float *s, size_t n)
+{
+#ifdef JC_X86
+    if (G.level >= LV_AVX2) {
+        to_f16_f16c(d, s, n);
+        return;
+    }
+#endif
+    for (size_t i = 0; i < n; i++) d[i] = jc_f32_to_f16(s[i]);
+}
 
 static void pack_task(void *ctx, int task, int thread)
 {
     (void)thread;
     const pack_job *j = ctx;
     int pp = (int)pw_panels(j->N), np = pp * j->parts; /* panels per part, in all */
-    for (int jp = task * 4; jp < np && jp < task * 4 + 4; jp++)
-        pack_panel(j->dst + (size_t)jp * j->K * PW, j->ws[jp / pp], j->N, j->K, jp % pp);
+    float *tmp = j->hdst ? jc_malloc_aligned((size_t)j->K * PW * sizeof(float)) : NULL;
+    if (j->hdst && !tmp) return; /* checked by the caller through the sentinel below */
+    for (int jp = task * 4; jp < np && jp < task * 4 + 4; jp++) {
+        if (!j->hdst) {
+            pack_panel(j->dst + (size_t)jp * j->K * PW, j->ws[jp / pp], j->N, j->K, jp % pp);
+            continue;
+        }
+        pack_panel(tmp, j->ws[jp / pp], j->N, j->K, jp % pp);
+        to_f16(j->hdst + (size_t)jp * j->K * PW, tmp, (size_t)j->K * PW);
+    }
+    jc_free_aligned(tmp);
 }
 
 static void pack_parts(jaclip_pool *pool, float *dst, const float *const *ws, int parts, int N, int K)
 {
-    pack_job j = {dst, ws, parts, N, K};
+    pack_job j = {dst, NULL, ws, parts, N, K};
     int tasks = (int)((pw_panels(N) * parts + 3) / 4);
     if (tasks == 1 || (size_t)N * K * parts < 65536) pool = NULL;
     jc_pool_run(pool, tasks, pack_task, &j);
@@ -493,6 +524,27 @@ bool gemm_pack_w_parts(jaclip_pool *pool, gemm_pw *p, const float *const *ws, in
     return true;
 }
 
+bool gemm_pack_w_parts_f16(jaclip_pool *pool, gemm_pw *p, const float *const *ws, int parts, int N, int K)
+{
+    gemm_init();
+    memset(p, 0, sizeof *p);
+    if (parts < 1 || parts > GEMM_MAX_PARTS || (parts > 1 && N % (2 * PW) != 0) || K < 1) return false;
+    size_t n = pw_panels(N) * parts * (size_t)K * PW;
+    p->N = N * parts, p->K = K, p->parts = parts;
+    p->h = jc_malloc_aligned(n * sizeof(uint16_t));
+    if (!p->h) return false;
+    /* a sentinel in the last element: a task that could not get its scratch leaves it */
+    p->h[n - 1] = 0x7e01;
+    pack_job j = {NULL, p->h, ws, parts, N, K};
+    int tasks = (int)((pw_panels(N) * parts + 3) / 4);
+    jc_pool_run(tasks == 1 ? NULL : pool, tasks, pack_task, &j);
+    if (p->h[n - 1] == 0x7e01) { /* an fp16 NaN payload no rounding produces */
+        gemm_pw_free(p);
+        return false;
+    }
+    return true;
+}
+
 bool gemm_pack_w(jaclip_pool *pool, gemm_pw *p, const float *w, int N, int K)
 {
     return gemm_pack_w_parts(pool, p, &w, 1, N, K);
@@ -502,26 +554,28 @@ void gemm_pw_free(gemm_pw *p)
 {
     if (!p) return;
     jc_free_aligned(p->p);
+    jc_free_aligned(p->h);
     memset(p, 0, sizeof *p);
 }
 
 /* Flags of a micro-kernel call: resume from the partial sums in c; the last k slice (add the bias). */
 #define MK_LOAD 1
 #define MK_LAST 2
-#define MK_PF 4        /* prefetch the panel ahead (it comes from memory) */
-#define PF_AHEAD 32    /* k steps ahead: 2 KB of a 16-channel panel */
+#define MK_PF 4        /* int8: prefetch the panel ahead (it comes from memory) */
 #define SMALL_M 48     /* up to this many rows, W streams once in address order */
 
 /* c (mr x nr, ldc) = [c +] a (a packed 6-row group: a[6k + i], kc k's) · panel (kc x PW)
  * [+ bias]; nr <= PW. */
-static void mk_portable(float *c, int ldc, const float *a, const float *b, int kc, int mr, int nr, const float *bias,
-                        int fl)
+static void mk_portable(float *c, int ldc, const float *a, const float *b, const uint16_t *bh, int kc, int mr, int nr,
+                        const float *bias, int fl)
 {
     for (int i = 0; i < mr; i++) {
         float acc[PW];
         for (int j = 0; j < PW; j++) acc[j] = (fl & MK_LOAD) && j < nr ? c[(size_t)i * ldc + j] : 0.0f;
         for (int k = 0; k < kc; k++)
-            for (int j = 0; j < PW; j++) acc[j] = fmaf(a[(size_t)k * 6 + i], b[(size_t)k * PW + j], acc[j]);
+            for (int j = 0; j < PW; j++)
+                acc[j] = fmaf(a[(size_t)k * 6 + i], bh ? jc_f16_to_f32(bh[(size_t)k * PW + j]) : b[(size_t)k * PW + j],
+                              acc[j]);
         for (int j = 0; j < nr; j++) c[(size_t)i * ldc + j] = (fl & MK_LAST) && bias ? acc[j] + bias[j] : acc[j];
     }
 }
@@ -529,8 +583,9 @@ static void mk_portable(float *c, int ldc, const float *a, const float *b, int k
 #ifdef JC_X86
 /* AVX2: 6 rows x 16 channels in 12 ymm. Rows beyond mr are computed (from the zero padding
  * of the packed group) but not stored. */
-__attribute__((target("avx2,fma"))) static void mk_avx2(float *c, int ldc, const float *a, const float *b, int kc,
-                                                         int mr, int nr, const float *bias, int fl)
+__attribute__((target("avx2,fma,f16c"), always_inline)) static inline void
+mk_avx2_body(float *c, int ldc, const float *a, const float *b, const uint16_t *bh, int kc, int mr, int nr,
+             const float *bias, int fl)
 {
     __m256i m0 = _mm256_loadu_si256((const __m256i *)(mask_tab + 16 - (nr < 8 ? nr : 8)));
     __m256i m1 = _mm256_loadu_si256((const __m256i *)(mask_tab + 16 - (nr > 8 ? nr - 8 : 0)));
@@ -544,10 +599,16 @@ __attribute__((target("avx2,fma"))) static void mk_avx2(float *c, int ldc, const
     } else {
         c00 = c01 = c10 = c11 = c20 = c21 = c30 = c31 = c40 = c41 = c50 = c51 = _mm256_setzero_ps();
     }
-    int kpf = fl & MK_PF ? kc : 0; /* k steps with a prefetch (past the slice: the next one) */
-    for (int k = 0; k < kc; k++, a += 6, b += PW) {
-        if (k < kpf && (k & 3) == 0) _mm_prefetch((const char *)(b + PF_AHEAD * PW), _MM_HINT_T0);
-        __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8), x;
+    for (int k = 0; k < kc; k++, a += 6) {
+        __m256 b0, b1, x;
+        if (bh) { /* fp16 weights: half the bytes to stream; F16C widens them exactly */
+            b0 = _mm256_cvtph_ps(_mm_load_si128((const __m128i *)(const void *)bh));
+            b1 = _mm256_cvtph_ps(_mm_load_si128((const __m128i *)(const void *)(bh + 8)));
+            bh += PW;
+        } else {
+            b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
+            b += PW;
+        }
         x = _mm256_broadcast_ss(a + 0), c00 = _mm256_fmadd_ps(x, b0, c00), c01 = _mm256_fmadd_ps(x, b1, c01);
         x = _mm256_broadcast_ss(a + 1), c10 = _mm256_fmadd_ps(x, b0, c10), c11 = _mm256_fmadd_ps(x, b1, c11);
         x = _mm256_broadcast_ss(a + 2), c20 = _mm256_fmadd_ps(x, b0, c20), c21 = _mm256_fmadd_ps(x, b1, c21);
@@ -575,10 +636,22 @@ __attribute__((target("avx2,fma"))) static void mk_avx2(float *c, int ldc, const
     }
 }
 
+__attribute__((target("avx2,fma,f16c"))) static void mk_avx2(float *c, int ldc, const float *a, const float *b, int kc,
+                                                              int mr, int nr, const float *bias, int fl)
+{
+    mk_avx2_body(c, ldc, a, b, NULL, kc, mr, nr, bias, fl);
+}
+
+__attribute__((target("avx2,fma,f16c"))) static void mk_avx2h(float *c, int ldc, const float *a, const uint16_t *bh,
+                                                               int kc, int mr, int nr, const float *bias, int fl)
+{
+    mk_avx2_body(c, ldc, a, NULL, bh, kc, mr, nr, bias, fl);
+}
+
 /* AVX-512: 6 rows x 32 channels (two panels, b and b2 = the next panel) in 12 zmm; nr <= 32. */
 __attribute__((target("avx512f"))) static void mk_avx512(float *c, int ldc, const float *a, const float *b,
-                                                          const float *b2, int kc, int mr, int nr, const float *bias,
-                                                          int fl)
+                                                          const float *b2, const uint16_t *bh, const uint16_t *bh2,
+                                                          int kc, int mr, int nr, const float *bias, int fl)
 {
     __mmask16 k0 = (__mmask16)(nr >= 16 ? 0xFFFF : (1u << nr) - 1);
     __mmask16 k1 = (__mmask16)(nr >= 32 ? 0xFFFF : nr > 16 ? (1u << (nr - 16)) - 1 : 0);
@@ -588,9 +661,15 @@ __attribute__((target("avx512f"))) static void mk_avx512(float *c, int ldc, cons
         acc[i][0] = (fl & MK_LOAD) ? _mm512_maskz_loadu_ps(k0, ci) : _mm512_setzero_ps();
         acc[i][1] = (fl & MK_LOAD) ? _mm512_maskz_loadu_ps(k1, ci + 16) : _mm512_setzero_ps();
     }
-    if (!k1) b2 = b;
+    if (!k1) b2 = b, bh2 = bh;
     for (int k = 0; k < kc; k++) {
-        __m512 v0 = _mm512_load_ps(b + (size_t)k * PW), v1 = _mm512_load_ps(b2 + (size_t)k * PW);
+        __m512 v0, v1;
+        if (bh) {
+            v0 = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)(const void *)(bh + (size_t)k * PW)));
+            v1 = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)(const void *)(bh2 + (size_t)k * PW)));
+        } else {
+            v0 = _mm512_load_ps(b + (size_t)k * PW), v1 = _mm512_load_ps(b2 + (size_t)k * PW);
+        }
         _Pragma("GCC unroll 6") for (int i = 0; i < 6; i++)
         {
             __m512 x = _mm512_set1_ps(a[(size_t)k * 6 + i]);
@@ -613,7 +692,8 @@ __attribute__((target("avx512f"))) static void mk_avx512(float *c, int ldc, cons
 typedef struct {
     float *const *outs;        /* one (M, N/parts) output per part */
     const float *const *biases; /* one bias (or NULL) per part */
-    const float *inp, *pw;
+    const float *inp, *pw; /* pw: fp32 panels, or NULL when pwh (fp16 panels) is set */
+    const uint16_t *pwh;
     float *ap; /* inp packed in 6-row groups: group g, k -> ap[(g*K + k)*6 + i] (zero padded) */
     int M, K, N, parts, mc, nb, tiles_n;
 } mm_job;
@@ -640,21 +720,23 @@ static void pack_a_task(void *ctx, int task, int thread)
     for (int g = task * 8; g < groups && g < task * 8 + 8; g++) pack_group(j->ap + (size_t)g * j->K * 6, j->inp, j->M, j->K, g);
 }
 
-static inline void mk_call(int level, float *c, int ldc, const float *a, const float *b, size_t pstride, int kc,
-                           int mr, int nr, const float *bias, int fl)
+/* b: fp32 panel slice, or bh: fp16 (the other NULL); pstride: elements to the next panel. */
+static inline void mk_call(int level, float *c, int ldc, const float *a, const float *b, const uint16_t *bh,
+                           size_t pstride, int kc, int mr, int nr, const float *bias, int fl)
 {
 #ifdef JC_X86
     if (level == LV_AVX512) {
-        mk_avx512(c, ldc, a, b, b + pstride, kc, mr, nr, bias, fl);
+        mk_avx512(c, ldc, a, b, b ? b + pstride : NULL, bh, bh ? bh + pstride : NULL, kc, mr, nr, bias, fl);
         return;
     }
     if (level == LV_AVX2) {
-        mk_avx2(c, ldc, a, b, kc, mr, nr, bias, fl);
+        if (bh) mk_avx2h(c, ldc, a, bh, kc, mr, nr, bias, fl);
+        else mk_avx2(c, ldc, a, b, kc, mr, nr, bias, fl);
         return;
     }
 #endif
     (void)level, (void)pstride;
-    mk_portable(c, ldc, a, b, kc, mr, nr, bias, fl);
+    mk_portable(c, ldc, a, b, bh, kc, mr, nr, bias, fl);
 }
 
 static void mm_task(void *ctx, int task, int thread)
@@ -673,17 +755,32 @@ static void mm_task(void *ctx, int task, int thread)
     int N = pn;
     if (j->M <= SMALL_M) {
         /* few rows (a batch-1 text): W comes from memory once; walk it in address order
-         * (panel by panel, k slices inside) and let the first row group prefetch ahead */
+         * (panel by panel, k slices inside: the packed panels are contiguous) and, while the
+         * row groups work on one slice, ask for the next one, a share of its lines per group */
+        int gb = (mb + 5) / 6;
+        size_t esz = j->pwh ? sizeof(uint16_t) : sizeof(float);
         for (int n = n0; n < n0 + nb; n += step) {
             int nr = n0 + nb - n < step ? n0 + nb - n : step;
             const float *bias = BIAS(n);
             for (int k0 = 0; k0 < K; k0 += KC2) {
                 int kc = K - k0 < KC2 ? K - k0 : KC2;
                 int fl = (k0 > 0 ? MK_LOAD : 0) | (k0 + kc == K ? MK_LAST : 0);
-                const float *b = j->pw + (size_t)(n / PW) * ps + (size_t)k0 * PW;
-                for (int i = m0; i < m0 + mb; i += 6)
-                    mk_call(level, OUT(n) + (size_t)i * N, N, j->ap + ((size_t)(i / 6) * K + k0) * 6, b, ps, kc,
-                            m0 + mb - i < 6 ? m0 + mb - i : 6, nr, bias, fl | (i == m0 ? MK_PF : 0));
+                size_t bo = (size_t)(n / PW) * ps + (size_t)k0 * PW;
+                const float *b = j->pw ? j->pw + bo : NULL;
+                const uint16_t *bh = j->pwh ? j->pwh + bo : NULL;
+                const char *next = (const char *)(b ? (const void *)b : (const void *)bh) + (size_t)kc * PW * esz * (step / PW);
+                size_t lines = (size_t)kc * PW * esz * (step / PW) / 64;
+                for (int g = 0; g < gb; g++) {
+#ifdef JC_X86
+                    for (size_t l = lines * g / gb; l < lines * (g + 1) / gb; l++)
+                        _mm_prefetch(next + l * 64, _MM_HINT_T1);
+#else
+                    (void)next, (void)lines;
+#endif
+                    int i = m0 + 6 * g;
+                    mk_call(level, OUT(n) + (size_t)i * N, N, j->ap + ((size_t)(i / 6) * K + k0) * 6, b, bh, ps, kc,
+                            m0 + mb - i < 6 ? m0 + mb - i : 6, nr, bias, fl);
+                }
             }
         }
         return;
@@ -695,10 +792,12 @@ static void mm_task(void *ctx, int task, int thread)
         int fl = (k0 > 0 ? MK_LOAD : 0) | (k0 + kc == K ? MK_LAST : 0);
         for (int n = n0; n < n0 + nb; n += step) {
             int nr = n0 + nb - n < step ? n0 + nb - n : step;
-            const float *b = j->pw + (size_t)(n / PW) * ps + (size_t)k0 * PW;
+            size_t bo = (size_t)(n / PW) * ps + (size_t)k0 * PW;
+            const float *b = j->pw ? j->pw + bo : NULL;
+            const uint16_t *bh = j->pwh ? j->pwh + bo : NULL;
             const float *bias = BIAS(n);
             for (int i = m0; i < m0 + mb; i += 6)
-                mk_call(level, OUT(n) + (size_t)i * N, N, j->ap + ((size_t)(i / 6) * K + k0) * 6, b, ps, kc,
+                mk_call(level, OUT(n) + (size_t)i * N, N, j->ap + ((size_t)(i / 6) * K + k0) * 6, b, bh, ps, kc,
                         m0 + mb - i < 6 ? m0 + mb - i : 6, nr, bias, fl);
         }
     }
@@ -707,8 +806,8 @@ static void mm_task(void *ctx, int task, int thread)
 }
 
 /* N: all channels (parts x N/parts). */
-static void mm_run(jaclip_pool *pool, float *const *outs, const float *inp, const float *pw, const float *const *biases,
-                   int parts, int M, int K, int N)
+static void mm_run(jaclip_pool *pool, float *const *outs, const float *inp, const float *pw, const uint16_t *pwh,
+                   const float *const *biases, int parts, int M, int K, int N)
 {
     int pn = N / parts;
     if (K <= 0) { /* an empty sum */
@@ -725,7 +824,10 @@ static void mm_run(jaclip_pool *pool, float *const *outs, const float *inp, cons
             for (int n = 0; n < N; n++) {
                 float s = 0;
                 for (int k = 0; k < K; k++)
-                    s = fmaf(inp[(size_t)i * K + k], pw[((size_t)(n / PW) * K + k) * PW + n % PW], s);
+                {
+                    size_t o = ((size_t)(n / PW) * K + k) * PW + n % PW;
+                    s = fmaf(inp[(size_t)i * K + k], pwh ? jc_f16_to_f32(pwh[o]) : pw[o], s);
+                }
                 const float *b = biases[n / pn];
                 outs[n / pn][(size_t)i * pn + n % pn] = b ? s + b[n % pn] : s;
             }
@@ -735,8 +837,8 @@ static void mm_run(jaclip_pool *pool, float *const *outs, const float *inp, cons
     int tiles_m = (M + MC2 - 1) / MC2, mc = ((M + tiles_m - 1) / tiles_m + 5) / 6 * 6, nb = NB2;
     tiles_m = (M + mc - 1) / mc;
     /* few row tiles (a batch-1 text): cut N finer so that every thread has several tasks */
-    while (nb > 2 * PW && tiles_m * ((N + nb - 1) / nb) < 4 * threads) nb -= 2 * PW;
-    mm_job j = {outs, biases, inp, pw, ap, M, K, N, parts, mc, nb, (N + nb - 1) / nb};
+    while (nb > 2 * PW && tiles_m * ((N + nb - 1) / nb) < 8 * threads) nb -= 2 * PW;
+    mm_job j = {outs, biases, inp, pw, pwh, ap, M, K, N, parts, mc, nb, (N + nb - 1) / nb};
     int groups = (M + 5) / 6;
     jc_pool_run(groups > 8 ? pool : NULL, (groups + 7) / 8, pack_a_task, &j);
     jc_pool_run(pool, tiles_m * j.tiles_n, mm_task, &j);
@@ -748,10 +850,10 @@ void matmul_packed_forward(jaclip_pool *pool, float *out, const float *inp, cons
     if (M <= 0 || w->N <= 0) return;
     gemm_init();
     double t0 = kprof_enabled() ? jc_now() : 0;
-    mm_run(pool, &out, inp, w->p, &bias, 1, M, w->K, w->N);
+    mm_run(pool, &out, inp, w->p, w->h, &bias, 1, M, w->K, w->N);
     if (t0 > 0) {
         char name[48];
-        snprintf(name, sizeof name, "gemm fp32 K=%d N=%d", w->K, w->N);
+        snprintf(name, sizeof name, "gemm %s K=%d N=%d", w->h ? "fp16w" : "fp32", w->K, w->N);
         kprof_add(name, jc_now() - t0, 2.0 * M * w->K * w->N);
     }
 }
@@ -762,10 +864,10 @@ void matmul_packed_forward_parts(jaclip_pool *pool, float *const *outs, const fl
     if (M <= 0 || w->N <= 0) return;
     gemm_init();
     double t0 = kprof_enabled() ? jc_now() : 0;
-    mm_run(pool, outs, inp, w->p, biases, w->parts, M, w->K, w->N);
+    mm_run(pool, outs, inp, w->p, w->h, biases, w->parts, M, w->K, w->N);
     if (t0 > 0) {
         char name[48];
-        snprintf(name, sizeof name, "gemm fp32 K=%d N=%dx%d", w->K, w->parts, w->N / w->parts);
+        snprintf(name, sizeof name, "gemm %s K=%d N=%dx%d", w->h ? "fp16w" : "fp32", w->K, w->parts, w->N / w->parts);
         kprof_add(name, jc_now() - t0, 2.0 * M * w->K * w->N);
     }
 }
@@ -782,7 +884,7 @@ static void mm_plain(float *out, const float *inp, const float *w, const float *
     float *buf = jc_malloc_aligned(pw_panels(N) * (size_t)K * PW * sizeof(float));
     if (!buf) return;
     pack_all(NULL, buf, w, N, K);
-    mm_run(NULL, &out, inp, buf, &bias, 1, M, K, N);
+    mm_run(NULL, &out, inp, buf, NULL, &bias, 1, M, K, N);
     jc_free_aligned(buf);
 }
 
@@ -819,7 +921,7 @@ void matmul_forward(jaclip_pool *pool, float *out, const float *inp, const float
         return;
     }
     pack_all(pool, buf, w, N, K);
-    mm_run(pool, &out, inp, buf, &bias, 1, M, K, N);
+    mm_run(pool, &out, inp, buf, NULL, &bias, 1, M, K, N);
     if (own) jc_free_aligned(buf);
     if (locked) pthread_mutex_unlock(&pk_mu);
     if (t0 > 0) {
@@ -1370,7 +1472,7 @@ void matmul_q8_forward(jaclip_pool *pool, float *out, const float *inp, const ge
         int threads = pool ? jaclip_pool_size(pool) : 1;
         int tiles_m = (M + Q8P_MC - 1) / Q8P_MC, mc = ((M + tiles_m - 1) / tiles_m + 5) / 6 * 6, nbp = Q8P_NB;
         tiles_m = (M + mc - 1) / mc;
-        while (nbp > 2 * PW && tiles_m * ((w->N + nbp - 1) / nbp) < 4 * threads) nbp -= 2 * PW;
+        while (nbp > 2 * PW && tiles_m * ((w->N + nbp - 1) / nbp) < 8 * threads) nbp -= 2 * PW;
         q8p_job pj = {out, bias, w, ap, ascale, j.azero, M, mc, nbp, (w->N + nbp - 1) / nbp};
         jc_pool_run(pool, tiles_m * pj.tiles_n, q8p_task, &pj);
     } else {

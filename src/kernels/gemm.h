@@ -36,7 +36,8 @@ void matmul_forward(jaclip_pool *pool, float *out, const float *inp, const float
 typedef struct gemm_pw {
     int N, K; /* N: all channels (parts x channels per part) */
     int parts;
-    float *p;
+    float *p;    /* fp32 panels, or NULL */
+    uint16_t *h; /* fp16 panels (gemm_pack_w_parts_f16), or NULL */
 } gemm_pw;
 
 #define GEMM_MAX_PARTS 4
@@ -48,6 +49,10 @@ void gemm_pw_free(gemm_pw *p);
 /* Several weights with the same K packed as one (fused q/k/v, fc1 gate/value): ws[parts],
  * each (N, K), N a multiple of 32. Returns false if out of memory or N does not qualify. */
 bool gemm_pack_w_parts(jaclip_pool *pool, gemm_pw *p, const float *const *ws, int parts, int N, int K);
+/* The same with the weights rounded to fp16 (round to nearest even) and stored as fp16 (half
+ * the bytes to stream: the memory-bound batch-1 text); the products are still fp32 fma chains
+ * of the widened values, so each element is the fma chain over k of inp · fp16(w). */
+bool gemm_pack_w_parts_f16(jaclip_pool *pool, gemm_pw *p, const float *const *ws, int parts, int N, int K);
 /* One product, one output (M, N/parts) and bias (or NULL) per part; every element bit-identical
  * to matmul_forward with that part's weight. */
 void matmul_packed_forward_parts(jaclip_pool *pool, float *const *outs, const float *inp, const gemm_pw *w,

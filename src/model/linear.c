@@ -10,6 +10,10 @@
  * re-read on demand), so resident memory stays about one copy of the weights. Results are
  * bit-identical to matmul_forward on the unpacked weights.
  *
+ * fp16 (jaclip_model_set_dtype "fp16"): the same packed copies with the weights rounded to
+ * fp16 and stored as fp16, widened exactly in the GEMM (F16C): half the bytes for the
+ * memory-bound batch-1 text; products, sums and everything else stay fp32.
+ *
  * int8 (issue 5, quantize at load, jaclip_model_set_dtype "int8"): the same weights are
  * quantized per output channel (symmetric int8, gemm_q8) and multiplied with the int8
  * GEMM, activations quantized per token; their fp32 packed copies are dropped. The
@@ -47,8 +51,11 @@ struct model_lin {
     int n, cap;
     lin_group *g;
     int ng, gcap;
-    bool int8;
+    int mode;   /* LIN_FP32, LIN_FP16 or LIN_INT8 */
+    int packed; /* the precision of the packed copies that exist: LIN_FP32 or LIN_FP16 */
 };
+
+enum { LIN_FP32, LIN_FP16, LIN_INT8 };
 
 static int cmp_entry(const void *a, const void *b)
 {
@@ -134,25 +141,34 @@ static void release_pages(const jaclip_model *m, const float *w, size_t n)
 static bool prepare(jaclip_model *m)
 {
     struct model_lin *t = m->lin;
-    if (t->int8) drop_fp32(t);
-    for (int i = 0; !t->int8 && i < t->ng; i++) {
+    bool int8 = t->mode == LIN_INT8, half = t->mode == LIN_FP16;
+    if (int8 || t->packed != t->mode) drop_fp32(t);
+    if (!int8) t->packed = t->mode;
+    for (int i = 0; !int8 && i < t->ng; i++) {
         lin_group *g = &t->g[i];
-        if (g->fused.p) continue;
-        if (!gemm_pack_w_parts(m->pool, &g->fused, g->w, g->parts, g->N, g->K)) continue; /* members pack alone */
+        if (g->fused.p || g->fused.h) continue;
+        bool ok = half ? gemm_pack_w_parts_f16(m->pool, &g->fused, g->w, g->parts, g->N, g->K)
+                       : gemm_pack_w_parts(m->pool, &g->fused, g->w, g->parts, g->N, g->K);
+        if (!ok) continue; /* the members pack alone */
         for (int p = 0; p < g->parts; p++) {
             lin_entry *e = find(t, g->w[p]);
             if (!e) continue;
             if (!e->view) gemm_pw_free(&e->pw);
-            e->pw = (gemm_pw){.N = g->N, .K = g->K, .parts = 1, .p = g->fused.p + (size_t)p * g->N * g->K};
+            size_t off = (size_t)p * g->N * g->K;
+            e->pw = (gemm_pw){.N = g->N, .K = g->K, .parts = 1, .p = half ? NULL : g->fused.p + off,
+                              .h = half ? g->fused.h + off : NULL};
             e->view = true;
         }
     }
     for (int i = 0; i < t->n; i++) {
         lin_entry *e = &t->e[i];
-        if (t->int8) {
+        if (int8) {
             if (!e->q.q && !gemm_q8_quantize(m->pool, &e->q, e->w, e->N, e->K)) return false;
         } else {
-            if (!e->pw.p && !gemm_pack_w(m->pool, &e->pw, e->w, e->N, e->K)) return false;
+            if (!e->pw.p && !e->pw.h &&
+                !(half ? gemm_pack_w_parts_f16(m->pool, &e->pw, &e->w, 1, e->N, e->K)
+                       : gemm_pack_w(m->pool, &e->pw, e->w, e->N, e->K)))
+                return false;
             gemm_q8_free(&e->q);
         }
         release_pages(m, e->w, (size_t)e->N * e->K);
@@ -198,7 +214,7 @@ void model_linear(jaclip_model *m, float *out, const float *inp, const float *w,
 {
     const lin_entry *e = m->lin ? find(m->lin, w) : NULL;
     if (e && e->q.q) matmul_q8_forward(m->pool, out, inp, &e->q, bias, M);
-    else if (e && e->pw.p) matmul_packed_forward(m->pool, out, inp, &e->pw, bias, M);
+    else if (e && (e->pw.p || e->pw.h)) matmul_packed_forward(m->pool, out, inp, &e->pw, bias, M);
     else matmul_forward(m->pool, out, inp, w, bias, M, K, N);
 }
 
@@ -207,7 +223,7 @@ void model_linear_parts(jaclip_model *m, float *const *outs, const float *inp, c
 {
     for (int i = 0; m->lin && i < m->lin->ng; i++) { /* few groups (36): a scan is cheap next to a GEMM */
         const lin_group *g = &m->lin->g[i];
-        if (g->w[0] != ws[0] || !g->fused.p || g->parts != parts) continue;
+        if (g->w[0] != ws[0] || !(g->fused.p || g->fused.h) || g->parts != parts) continue;
         bool same = true;
         for (int p = 1; p < parts; p++) same = same && g->w[p] == ws[p];
         if (same) {
@@ -221,14 +237,15 @@ void model_linear_parts(jaclip_model *m, float *const *outs, const float *inp, c
 jaclip_status jaclip_model_set_dtype(jaclip_model *m, const char *dtype, jaclip_err *err)
 {
     if (!m || !dtype) return jc_err(err, JACLIP_ERR_ARG, "jaclip_model_set_dtype: bad arguments");
-    bool int8;
-    if (strcmp(dtype, "fp32") == 0) int8 = false;
-    else if (strcmp(dtype, "int8") == 0) int8 = true;
-    else return jc_err(err, JACLIP_ERR_ARG, "unknown --dtype '%s' (expected fp32 or int8)", dtype);
+    int mode;
+    if (strcmp(dtype, "fp32") == 0) mode = LIN_FP32;
+    else if (strcmp(dtype, "fp16") == 0) mode = LIN_FP16;
+    else if (strcmp(dtype, "int8") == 0) mode = LIN_INT8;
+    else return jc_err(err, JACLIP_ERR_ARG, "unknown --dtype '%s' (expected fp32, fp16 or int8)", dtype);
     jaclip_status rc = model_lin_build(m, err);
     if (rc) return rc;
-    if (m->lin->int8 == int8) return JACLIP_OK;
-    m->lin->int8 = int8;
+    if (m->lin->mode == mode) return JACLIP_OK;
+    m->lin->mode = mode;
     if (!prepare(m)) {
         /* some entries are in the new mode, some in none: model_linear falls back to
          * matmul_forward for those, so results stay right; report the memory shortage */
@@ -237,4 +254,8 @@ jaclip_status jaclip_model_set_dtype(jaclip_model *m, const char *dtype, jaclip_
     return JACLIP_OK;
 }
 
-const char *jaclip_model_dtype(const jaclip_model *m) { return m && m->lin && m->lin->int8 ? "int8" : "fp32"; }
+const char *jaclip_model_dtype(const jaclip_model *m)
+{
+    if (!m || !m->lin) return "fp32";
+    return m->lin->mode == LIN_INT8 ? "int8" : m->lin->mode == LIN_FP16 ? "fp16" : "fp32";
+}

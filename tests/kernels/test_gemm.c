@@ -163,6 +163,37 @@ static void test_parts(jaclip_pool *pool)
     CHECK(!gemm_pack_w_parts(pool, &bad, one, 2, 20, 8), "parts of 20 channels must be refused");
 }
 
+/* fp16-stored weights: each element is the fma chain over k of inp · fp16(w), bit for bit. */
+static void test_f16(jaclip_pool *pool)
+{
+    static const int shapes[][3] = {{1, 300, 17}, {17, 768, 64}, {50, 513, 40}};
+    int diff = 0;
+    for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
+        int M = shapes[s][0], K = shapes[s][1], N = shapes[s][2];
+        float *a = malloc(sizeof(float) * M * K), *w = malloc(sizeof(float) * N * K), *b = malloc(sizeof(float) * N);
+        float *c = malloc(sizeof(float) * M * N);
+        fill(a, (size_t)M * K), fill(w, (size_t)N * K), fill(b, N);
+        const float *ws[1] = {w};
+        gemm_pw pw;
+        if (!gemm_pack_w_parts_f16(pool, &pw, ws, 1, N, K)) {
+            CHECK(0, "out of memory packing fp16 W");
+            return;
+        }
+        matmul_packed_forward(pool, c, a, &pw, b, M);
+        gemm_pw_free(&pw);
+        for (int i = 0; i < M; i++)
+            for (int j = 0; j < N; j++) {
+                float acc = 0;
+                for (int k = 0; k < K; k++)
+                    acc = fmaf(a[(size_t)i * K + k], jc_f16_to_f32(jc_f32_to_f16(w[(size_t)j * K + k])), acc);
+                acc += b[j];
+                diff += memcmp(&acc, &c[(size_t)i * N + j], sizeof acc) != 0;
+            }
+        free(a), free(w), free(b), free(c);
+    }
+    CHECK(diff == 0, "fp16 weights: %d elements differ from the fma chain of fp16(w) (%s)", diff, gemm_kernel_name());
+}
+
 static void test_gemm_dot(void)
 {
     int M = 11, N = 9, K = 37, lda = 50, ldw = 41, ldc = 13;
@@ -361,6 +392,8 @@ int main(int argc, char **argv)
     test_fma_chain(NULL);
     test_parts(pool);
     test_parts(NULL);
+    test_f16(pool);
+    test_f16(NULL);
     test_gemm_dot();
     test_int8(pool);
     test_attention(pool);
