@@ -11,12 +11,13 @@
 #   2. exports both towers to ONNX with torch.onnx.export (bench/export_onnx.py);
 #   3. installs onnxruntime-node with `npm install --ignore-scripts` under bench/node_modules
 #      (gitignored; the package ships its CPU binary, the postinstall only fetches CUDA bits);
-#   4. ROUNDS rounds, each: ORT, jaclip fp32, jaclip int8, jaclip fp32 on 1 thread, PyTorch
+#   4. ROUNDS rounds, each: ORT, jaclip fp32, jaclip int8, jaclip fp16 weights (texts),
+#      jaclip fp32 on 1 thread, PyTorch
 #      (round 1 only) — image batch 1 and 8, 16-token texts batch 1 and 8, RUNS timed runs
 #      per point after a warm-up. The baseline is thus rerun in the same job; every system's
 #      number is its best over all rounds (medians printed too);
 #   5. int8 vs fp32 feature cosine on ../shared/images/photos (and on a trained small model
-#      when JACLIP_TRAINED_MODEL names one);
+#      when JACLIP_TRAINED_MODEL names one); fp16 weights vs fp32 on the photos and 8 captions;
 #   6. the table with ratios and PASS/FAIL per bar.
 # Env: JACLIP_BIN (default build/jaclip), JACLIP_BENCH_DIR (work dir, default /tmp/jaclip-bench),
 #      JACLIP_SHARED (default ../shared), JACLIP_TRAINED_MODEL (optional).
@@ -30,7 +31,7 @@ while [ $# -gt 0 ]; do
     --threads) THREADS=$2; shift 2 ;;
     --model) MODEL=$2; shift 2 ;;
     --skip-torch) SKIP_TORCH=1; shift ;;
-    -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,/^set -euo/p' "$0" | grep '^#'; exit 0 ;;
     *) echo "compare.sh: unknown argument $1 (--help)" >&2; exit 2 ;;
   esac
 done
@@ -78,6 +79,8 @@ for r in $(seq 1 "$ROUNDS"); do
   echo "{\"sys\": \"jaclip\", \"round\": $r, \"data\": $("$BIN" bench "${J[@]}" --threads "$THREADS")}" >> "$RES"
   say "round $r/$ROUNDS: jaclip int8 ($THREADS threads)"
   echo "{\"sys\": \"jaclip-int8\", \"round\": $r, \"data\": $("$BIN" bench "${J[@]}" --threads "$THREADS" --dtype int8)}" >> "$RES"
+  say "round $r/$ROUNDS: jaclip fp16 weights ($THREADS threads, texts)"
+  echo "{\"sys\": \"jaclip-fp16\", \"round\": $r, \"data\": $("$BIN" bench "${J[@]}" --threads "$THREADS" --dtype fp16 --only text)}" >> "$RES"
   say "round $r/$ROUNDS: jaclip fp32 (1 thread, image batch 8)"
   echo "{\"sys\": \"jaclip-1t\", \"round\": $r, \"data\": $("$BIN" bench --model "$MODEL" --tokenizer "$TOK" --runs "$RUNS" --batches 8 --only image --json --threads 1)}" >> "$RES"
   if [ "$r" = 1 ] && [ "$SKIP_TORCH" = 0 ]; then
@@ -92,6 +95,11 @@ say "int8 accuracy: features of $SHARED/images/photos, fp32 vs int8"
 ls "$SHARED"/images/photos/* > "$WORK/photos.txt"
 "$BIN" embed --model "$MODEL" --tokenizer "$TOK" --images-from "$WORK/photos.txt" --out "$WORK/photos-fp32.npy" --quiet --threads "$THREADS"
 "$BIN" embed --model "$MODEL" --tokenizer "$TOK" --images-from "$WORK/photos.txt" --out "$WORK/photos-int8.npy" --quiet --threads "$THREADS" --dtype int8
+say "fp16-weight accuracy: the same photos and 8 Japanese captions, fp32 vs fp16"
+"$BIN" embed --model "$MODEL" --tokenizer "$TOK" --images-from "$WORK/photos.txt" --out "$WORK/photos-fp16.npy" --quiet --threads "$THREADS" --dtype fp16
+CAPS=(犬が芝生の上を走っている 赤い車 富士山と湖 猫の写真 駅のホームに電車が止まっている 海辺の夕焼け 白い皿に盛られたカレーライス 桜の木の下で花見をする人たち)
+"$BIN" embed --model "$MODEL" --tokenizer "$TOK" --text "${CAPS[@]}" --out "$WORK/texts-fp32.npy" --quiet --threads "$THREADS"
+"$BIN" embed --model "$MODEL" --tokenizer "$TOK" --text "${CAPS[@]}" --out "$WORK/texts-fp16.npy" --quiet --threads "$THREADS" --dtype fp16
 TRAINED=${JACLIP_TRAINED_MODEL:-}
 if [ -n "$TRAINED" ]; then
   say "int8 accuracy on the trained model $TRAINED: photos, and zero-shot top-1 on 500 CIFAR-10 test images"
@@ -133,13 +141,13 @@ def best(sys_, tower, batch):
     p = pts(sys_, tower, batch)
     return (min(b for b, _ in p), statistics.median(m for _, m in p)) if p else (None, None)
 print()
-print("%-22s %14s %14s %14s %14s %14s" % ("ms per item (best/med)", "ORT", "jaclip fp32", "jaclip int8", "torch", "jaclip 1 thr"))
+print("%-22s %14s %14s %14s %14s %14s %14s" % ("ms per item (best/med)", "ORT", "jaclip fp32", "jaclip fp16w", "jaclip int8", "torch", "jaclip 1 thr"))
 for tower, batch in (("image", 1), ("image", 8), ("text", 1), ("text", 8)):
     cells = []
-    for s in ("ort", "jaclip", "jaclip-int8", "torch", "jaclip-1t"):
+    for s in ("ort", "jaclip", "jaclip-fp16", "jaclip-int8", "torch", "jaclip-1t"):
         b, m = best(s, tower, batch)
         cells.append("%6.1f/%-7.1f" % (b, m) if b else "-")
-    print("%-22s %14s %14s %14s %14s %14s" % ("%s%s batch %d" % (tower, " (16 tok)" if tower == "text" else "", batch), *cells))
+    print("%-22s %14s %14s %14s %14s %14s %14s" % ("%s%s batch %d" % (tower, " (16 tok)" if tower == "text" else "", batch), *cells))
 ok = True
 def bar(name, val, limit, le=True, med=None):
     global ok
@@ -158,6 +166,10 @@ rbar("image fp32 batch 8: jaclip / ORT", "jaclip", "ort", "image", 8, 0.85)
 rbar("text 16 tok batch 8: jaclip / ORT", "jaclip", "ort", "text", 8, 0.8)
 rbar("text 16 tok batch 1: jaclip / ORT", "jaclip", "ort", "text", 1, 0.8)
 rbar("image int8 batch 8: jaclip int8 / ORT fp32", "jaclip-int8", "ort", "image", 8, 0.45)
+rbar("text batch 1, fp16 weights (fp32 math) / ORT", "jaclip-fp16", "ort", "text", 1, 0.8)
+rbar("text batch 8, fp16 weights (fp32 math) / ORT", "jaclip-fp16", "ort", "text", 8, 0.8)
+rbar("text batch 1, int8 / ORT fp32", "jaclip-int8", "ort", "text", 1, 0.8)
+rbar("text batch 8, int8 / ORT fp32", "jaclip-int8", "ort", "text", 8, 0.8)
 rbar("image batch 8: 1 thread / 2 threads (speed-up)", "jaclip-1t", "jaclip", "image", 8, 1.8, le=False)
 loads = [r["data"]["first_feature_s"] for r in rows if r["sys"] == "jaclip"]
 bar("load to first image feature, fp32 (s, best of rounds)", min(loads) if loads else None, 1.5)
@@ -167,6 +179,10 @@ def cos(a, b):
     return float(c.mean()), float(c.min())
 m, mn = cos(work + "/photos-fp32.npy", work + "/photos-int8.npy")
 bar("int8 vs fp32 mean cosine, photos, random full-size (min %.4f)" % mn, m, 0.995, le=False)
+m, mn = cos(work + "/photos-fp32.npy", work + "/photos-fp16.npy")
+bar("fp16w vs fp32 min cosine, photos, random full-size", mn, 0.99999, le=False)
+m, mn = cos(work + "/texts-fp32.npy", work + "/texts-fp16.npy")
+bar("fp16w vs fp32 min cosine, 8 captions, random full-size", mn, 0.99999, le=False)
 if trained:
     m, mn = cos(work + "/trained-fp32.npy", work + "/trained-int8.npy")
     bar("int8 vs fp32 mean cosine, photos, trained model (min %.4f)" % mn, m, 0.995, le=False)

@@ -37,7 +37,8 @@ static void usage(FILE *f)
             "  --model DIR        Hugging Face snapshot (config.json, model.safetensors, ...)\n"
             "  --tokenizer FILE   the SentencePiece model, when DIR has no spiece.model\n"
             "  --threads N        worker threads (default: all CPUs)\n"
-            "  --dtype fp32|int8  int8: quantize the transformer blocks at load (see README)\n"
+            "  --dtype fp32|fp16|int8  fp16: block weights stored as fp16, fp32 math (batch-1 texts);\n"
+            "                     int8: quantize the transformer blocks at load (see README)\n"
             "  --runs N           timed runs per measurement (default 5, after one warm-up)\n"
             "  --text-len L       tokens per synthetic text, [CLS] included (default 16)\n"
             "  --batches LIST     batch sizes, comma-separated (default 1,8)\n"
@@ -209,8 +210,8 @@ static int run_bench(int argc, char **argv)
             if (!(tokenizer = cli_value(CMD, argc, argv, &i))) return 1;
         } else if (strcmp(a, "--dtype") == 0) {
             if (!(dtype = cli_value(CMD, argc, argv, &i))) return 1;
-            if (strcmp(dtype, "fp32") != 0 && strcmp(dtype, "int8") != 0)
-                return cli_failf(CMD, "--dtype must be fp32 or int8, not '%s'", dtype);
+            if (strcmp(dtype, "fp32") != 0 && strcmp(dtype, "fp16") != 0 && strcmp(dtype, "int8") != 0)
+                return cli_failf(CMD, "--dtype must be fp32, fp16 or int8, not '%s'", dtype);
         } else if (strcmp(a, "--only") == 0) {
             if (!(only = cli_value(CMD, argc, argv, &i))) return 1;
             if (strcmp(only, "image") != 0 && strcmp(only, "text") != 0)

@@ -1,20 +1,12 @@
 /*
  * gemm.c — fp32 and int8 GEMM out = inp · Wᵀ + bias (see gemm.h).
  *
- * "Dot form": both inp rows and W rows are contiguous in k, so a register block of MR rows
- * of inp x NR rows of W keeps MR*NR vector accumulators, each holding VL partial sums
- * (lane l sums k ≡ l mod VL in ascending k), loads MR + NR vectors per VL k's and does
- * MR*NR FMAs; at the end each accumulator is reduced with one fixed tree. Nothing is
- * packed, so weights are used straight from the mapped file, and a batch-1 text (M ≈ 10)
- * streams W once at memory speed.
- *
- * Blocking: the output is cut into tiles of MB (48) rows x NB (48) columns, one pool task
- * each, handed out in groups of GM row tiles (task_tile) so that a tile of W stays in L2
- * while several row tiles use it. Inside a task, each NR-row block of W stays in L1 while
- * the MR-row strips of inp stream past it; K is sliced only beyond KC (lane accumulators
- * saved between slices, so the summation order is the same).
- * Because the summation order of an element depends only on K and the dispatch level,
- * never on M, MB, NB or the thread, batching cannot change any row's result.
+ * Three parts: the "dot form" gemm_dot (strided, unpacked; both operands contiguous in k,
+ * MR x NR blocks of lane accumulators reduced by one fixed tree) used inside attention; the
+ * packed outer-product matmul_forward / matmul_packed_forward (the section "fp32
+ * matmul_forward" below says how it blocks); the int8 GEMM. Each keeps one summation order
+ * per output element that depends only on K (and, for gemm_dot, the dispatch level), never
+ * on M, the blocking or the thread, so batching cannot change any row's result.
  */
 #include "kernels/gemm.h"
 
@@ -46,6 +38,8 @@ static struct {
 static void q8_tile(int32_t *c, int ldc, const uint8_t *a, int lda, const int8_t *w, int ldw, int M, int N, int Kp);
 static void gemm_dot_tiles(float *c, int ldc, const float *a, int lda, const float *w, int ldw, const float *bias,
                            int M, int N, int K, float alpha);
+static void q8p_pack(gemm_q8 *q);
+static void mm_plain(float *out, const float *inp, const float *w, const float *bias, int M, int K, int N);
 
 /* A small product with edge blocks in every direction (fp32 and int8), SIMD vs portable.
  * Runs once, before G.init is published, with G.level set to the candidate. */
@@ -61,15 +55,20 @@ static bool self_check(void)
     for (int i = 0; i < N; i++) bias[i] = (float)i / 10.0f;
     for (int i = 0; i < M * KP; i++) qa[i] = (uint8_t)((i * 37) % 128);
     for (int i = 0; i < N * KP; i++) qw[i] = (int8_t)((i * 53) % 255 - 127);
+    static float m1[M * N], m2[M * N];
     gemm_dot_tiles(o1, N, a, K, w, K, bias, M, N, K, 1.0f);
     q8_tile(i1, N, qa, KP, qw, KP, M, 40, KP);
+    mm_plain(m1, a, w, bias, M, K, N);
     int level = G.level;
     G.level = LV_PORTABLE;
     gemm_dot_tiles(o2, N, a, K, w, K, bias, M, N, K, 1.0f);
     q8_tile(i2, N, qa, KP, qw, KP, M, 40, KP);
+    mm_plain(m2, a, w, bias, M, K, N);
     G.level = level;
     for (int i = 0; i < M * N; i++)
-        if (fabsf(o1[i] - o2[i]) > 1e-3f * (1.0f + fabsf(o2[i])) || (i % N < 40 && i1[i] != i2[i])) return false;
+        if (fabsf(o1[i] - o2[i]) > 1e-3f * (1.0f + fabsf(o2[i])) || (i % N < 40 && i1[i] != i2[i]) ||
+            memcmp(&m1[i], &m2[i], sizeof(float)) != 0)
+            return false;
     return true;
 }
 
@@ -334,41 +333,6 @@ static void dot_tile(float *c, int ldc, const float *a, int lda, const float *w,
     }
 }
 
-/* dot_tile for a product that is one row tile (M <= MB, a batch-1 text): the same blocks in
- * the same order (identical results), plus software prefetch of the next W block, which at
- * small M comes from memory (one pass over W per call). Kept apart so that the large-M path
- * stays exactly as it was (a shared flag measured slower there). */
-static void dot_tile_pf(float *c, int ldc, const float *a, int lda, const float *w, int ldw, const float *bias, int M,
-                        int N, int K, float alpha)
-{
-    int MR, NR;
-    block_shape(&MR, &NR);
-    _Alignas(64) float io[MB * NBMAX * 16];
-    int nk = K <= KC ? 1 : (K + KC - 1) / KC;
-    for (int kb = 0; kb < nk; kb++) {
-        int k0 = kb * KC, kc = nk == 1 ? K : (K - k0 < KC ? K - k0 : KC);
-        int fl = (kb > 0 ? FL_LOAD : 0) | (kb < nk - 1 ? FL_SAVE : 0);
-        int blk = 0;
-        for (int j = 0; j < N; j += NR) {
-            int nr = N - j < NR ? N - j : NR;
-            /* the next block of W comes from memory at small M (one pass over W per text):
-             * ask for it while this one is used, a share of its lines per strip */
-            int jn = j + NR, nn = N - jn < NR ? N - jn : NR, ns = (M + MR - 1) / MR;
-            size_t lines = nn > 0 ? (size_t)kc * 4 / 64 : 0;
-            for (int i = 0, s = 0; i < M; i += MR, blk++, s++) {
-                int mr = M - i < MR ? M - i : MR;
-#ifdef JC_X86
-                for (size_t l = lines * s / ns; l < lines * (s + 1) / ns; l++)
-                    for (int r = 0; r < nn; r++)
-                        _mm_prefetch((const char *)(w + (size_t)(jn + r) * ldw + k0) + l * 64, _MM_HINT_T0);
-#endif
-                dot_block(c + (size_t)i * ldc + j, ldc, a + (size_t)i * lda + k0, lda, w + (size_t)j * ldw + k0, ldw,
-                          bias ? bias + j : NULL, mr, nr, kc, alpha, io + (size_t)blk * MR * NR * 16, fl);
-            }
-        }
-    }
-}
-
 static void gemm_dot_tiles(float *c, int ldc, const float *a, int lda, const float *w, int ldw, const float *bias,
                            int M, int N, int K, float alpha)
 {
@@ -409,23 +373,519 @@ static void task_tile(int task, int M, int tiles_n, int nb, int *m0, int *n0)
     *n0 = (r / gm) * nb;
 }
 
-typedef struct {
-    float *out;
-    const float *inp, *w, *bias;
-    int M, K, N, nb, tiles_n;
-} gemm_job;
+/* ==== fp32 matmul_forward: packed W, outer-product micro-kernels ============================
+ * W (N,K) is packed into panels of PW = 16 output channels: panel jp holds, for every k,
+ * w[16jp .. 16jp+15][k] contiguously (zero beyond N). A micro-kernel keeps a block of up to
+ * 6 rows of inp x one panel (AVX2: 6 x 2 ymm) or two panels (AVX-512: 6 x 2 zmm) in
+ * registers and, for k = 0, 1, ..., broadcasts inp[i][k] and does acc = fma(inp[i][k],
+ * w[j][k], acc). Every output element is therefore the plain sequential fused-multiply-add
+ * chain over k (then + bias), whatever M, the blocking, the thread or the dispatch level
+ * (the portable kernel uses fmaf): batching cannot change a row, and all levels agree
+ * bit for bit. K is cut into slices of KC; between slices the partial sums wait in out
+ * and the chain resumes from them exactly.
+ * Blocking: a task is a tile of MC rows x NB channels; inside it, for each k slice, each
+ * W panel slice (KC x 16, 16 KB) stays in L1 while the 6-row blocks of inp (MC x KC, from
+ * L2) stream past. Weights are packed once at model load (gemm_pack_w, matmul_packed_forward);
+ * matmul_forward packs per call into a scratch buffer. */
+#define PW 16
+#define KC2 256 /* k slice: one W panel slice is 16 KB (L1) */
+#define MC2 96  /* rows per task: the packed inp block, MC2 x KC2, stays in L2 */
+#define NB2 96  /* channels per task, a multiple of 2 * PW */
 
-static void gemm_task(void *ctx, int task, int thread)
+static inline size_t pw_panels(int N) { return (size_t)(N + PW - 1) / PW; }
+
+/* Packs rows [16jp, 16jp+16) of w into panel jp. */
+static void pack_panel_portable(float *dst, const float *w, int N, int K, int jp)
+{
+    for (int k = 0; k < K; k++)
+        for (int c = 0; c < PW; c++) {
+            int n = jp * PW + c;
+            dst[(size_t)k * PW + c] = n < N ? w[(size_t)n * K + k] : 0.0f;
+        }
+}
+
+#ifdef JC_X86
+__attribute__((target("avx2,fma"))) static inline void tr8x8(__m256 r[8])
+{
+    __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+    __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+    __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+    __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+    __m256 s0 = _mm256_shuffle_ps(t0, t2, 0x44), s1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+    __m256 s2 = _mm256_shuffle_ps(t1, t3, 0x44), s3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+    __m256 s4 = _mm256_shuffle_ps(t4, t6, 0x44), s5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+    __m256 s6 = _mm256_shuffle_ps(t5, t7, 0x44), s7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+    r[0] = _mm256_permute2f128_ps(s0, s4, 0x20), r[1] = _mm256_permute2f128_ps(s1, s5, 0x20);
+    r[2] = _mm256_permute2f128_ps(s2, s6, 0x20), r[3] = _mm256_permute2f128_ps(s3, s7, 0x20);
+    r[4] = _mm256_permute2f128_ps(s0, s4, 0x31), r[5] = _mm256_permute2f128_ps(s1, s5, 0x31);
+    r[6] = _mm256_permute2f128_ps(s2, s6, 0x31), r[7] = _mm256_permute2f128_ps(s3, s7, 0x31);
+}
+
+/* A full panel (16 rows inside N) with 8x8 transposes; the K tail by scalar copies. */
+__attribute__((target("avx2,fma"))) static void pack_panel_avx2(float *dst, const float *w, int N, int K, int jp)
+{
+    if (jp * PW + PW > N) {
+        pack_panel_portable(dst, w, N, K, jp);
+        return;
+    }
+    const float *w0 = w + (size_t)jp * PW * K;
+    int k = 0;
+    for (; k + 8 <= K; k += 8)
+        for (int h = 0; h < 2; h++) {
+            __m256 r[8];
+            for (int q = 0; q < 8; q++) r[q] = _mm256_loadu_ps(w0 + (size_t)(h * 8 + q) * K + k);
+            tr8x8(r);
+            for (int q = 0; q < 8; q++) _mm256_storeu_ps(dst + (size_t)(k + q) * PW + h * 8, r[q]);
+        }
+    for (; k < K; k++)
+        for (int c = 0; c < PW; c++) dst[(size_t)k * PW + c] = w0[(size_t)c * K + k];
+}
+#endif
+
+static void pack_panel(float *dst, const float *w, int N, int K, int jp)
+{
+#ifdef JC_X86
+    if (G.level >= LV_AVX2) {
+        pack_panel_avx2(dst, w, N, K, jp);
+        return;
+    }
+#endif
+    pack_panel_portable(dst, w, N, K, jp);
+}
+
+typedef struct {
+    float *dst;     /* fp32 panels, or NULL */
+    uint16_t *hdst; /* fp16 panels, or NULL */
+    const float *const *ws; /* parts, each (N, K); parts > 1 only when N % PW == 0 */
+    int parts, N, K;
+} pack_job;
+
+#ifdef JC_X86
+__attribute__((target("avx2,fma,f16c"))) static void to_f16_f16c(uint16_t *d, const float *s, size_t n)
+{
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm_storeu_si128((__m128i *)(void *)(d + i), _mm256_cvtps_ph(_mm256_loadu_ps(s + i), _MM_FROUND_TO_NEAREST_INT));
+    for (; i < n; i++) d[i] = jc_f32_to_f16(s[i]);
+}
+#endif
+
+static void to_f16(uint16_t *d, const float *s, size_t n)
+{
+#ifdef JC_X86
+    if (G.level >= LV_AVX2) {
+        to_f16_f16c(d, s, n);
+        return;
+    }
+#endif
+    for (size_t i = 0; i < n; i++) d[i] = jc_f32_to_f16(s[i]);
+}
+
+static void pack_task(void *ctx, int task, int thread)
 {
     (void)thread;
-    const gemm_job *j = ctx;
-    int m0, n0;
-    task_tile(task, j->M, j->tiles_n, j->nb, &m0, &n0);
-    int mb = j->M - m0 < MB ? j->M - m0 : MB;
-    int nb = j->N - n0 < j->nb ? j->N - n0 : j->nb;
-    (j->M <= MB ? dot_tile_pf : dot_tile)(j->out + (size_t)m0 * j->N + n0, j->N, j->inp + (size_t)m0 * j->K, j->K,
-                                           j->w + (size_t)n0 * j->K, j->K, j->bias ? j->bias + n0 : NULL, mb, nb, j->K,
-                                           1.0f);
+    const pack_job *j = ctx;
+    int pp = (int)pw_panels(j->N), np = pp * j->parts; /* panels per part, in all */
+    float *tmp = j->hdst ? jc_malloc_aligned((size_t)j->K * PW * sizeof(float)) : NULL;
+    if (j->hdst && !tmp) return; /* checked by the caller through the sentinel below */
+    for (int jp = task * 4; jp < np && jp < task * 4 + 4; jp++) {
+        if (!j->hdst) {
+            pack_panel(j->dst + (size_t)jp * j->K * PW, j->ws[jp / pp], j->N, j->K, jp % pp);
+            continue;
+        }
+        pack_panel(tmp, j->ws[jp / pp], j->N, j->K, jp % pp);
+        to_f16(j->hdst + (size_t)jp * j->K * PW, tmp, (size_t)j->K * PW);
+    }
+    jc_free_aligned(tmp);
+}
+
+static void pack_parts(jaclip_pool *pool, float *dst, const float *const *ws, int parts, int N, int K)
+{
+    pack_job j = {dst, NULL, ws, parts, N, K};
+    int tasks = (int)((pw_panels(N) * parts + 3) / 4);
+    if (tasks == 1 || (size_t)N * K * parts < 65536) pool = NULL;
+    jc_pool_run(pool, tasks, pack_task, &j);
+}
+
+static void pack_all(jaclip_pool *pool, float *dst, const float *w, int N, int K)
+{
+    pack_parts(pool, dst, &w, 1, N, K);
+}
+
+bool gemm_pack_w_parts(jaclip_pool *pool, gemm_pw *p, const float *const *ws, int parts, int N, int K)
+{
+    gemm_init();
+    memset(p, 0, sizeof *p);
+    if (parts < 1 || parts > GEMM_MAX_PARTS || (parts > 1 && N % (2 * PW) != 0)) return false;
+    p->N = N * parts, p->K = K, p->parts = parts;
+    p->p = jc_malloc_aligned(pw_panels(N) * parts * (size_t)K * PW * sizeof(float));
+    if (!p->p) return false;
+    pack_parts(pool, p->p, ws, parts, N, K);
+    return true;
+}
+
+bool gemm_pack_w_parts_f16(jaclip_pool *pool, gemm_pw *p, const float *const *ws, int parts, int N, int K)
+{
+    gemm_init();
+    memset(p, 0, sizeof *p);
+    if (parts < 1 || parts > GEMM_MAX_PARTS || (parts > 1 && N % (2 * PW) != 0) || K < 1) return false;
+    size_t n = pw_panels(N) * parts * (size_t)K * PW;
+    p->N = N * parts, p->K = K, p->parts = parts;
+    p->h = jc_malloc_aligned(n * sizeof(uint16_t));
+    if (!p->h) return false;
+    /* a sentinel in the last element: a task that could not get its scratch leaves it */
+    p->h[n - 1] = 0x7e01;
+    pack_job j = {NULL, p->h, ws, parts, N, K};
+    int tasks = (int)((pw_panels(N) * parts + 3) / 4);
+    jc_pool_run(tasks == 1 ? NULL : pool, tasks, pack_task, &j);
+    if (p->h[n - 1] == 0x7e01) { /* an fp16 NaN payload no rounding produces */
+        gemm_pw_free(p);
+        return false;
+    }
+    return true;
+}
+
+bool gemm_pack_w(jaclip_pool *pool, gemm_pw *p, const float *w, int N, int K)
+{
+    return gemm_pack_w_parts(pool, p, &w, 1, N, K);
+}
+
+void gemm_pw_free(gemm_pw *p)
+{
+    if (!p) return;
+    jc_free_aligned(p->p);
+    jc_free_aligned(p->h);
+    memset(p, 0, sizeof *p);
+}
+
+/* Flags of a micro-kernel call: resume from the partial sums in c; the last k slice (add the bias). */
+#define MK_LOAD 1
+#define MK_LAST 2
+#define MK_PF 4        /* int8: prefetch the panel ahead (it comes from memory) */
+#define SMALL_M 48     /* up to this many rows, W streams once in address order */
+
+/* c (mr x nr, ldc) = [c +] a (a packed 6-row group: a[6k + i], kc k's) · panel (kc x PW)
+ * [+ bias]; nr <= PW. */
+static void mk_portable(float *c, int ldc, const float *a, const float *b, const uint16_t *bh, int kc, int mr, int nr,
+                        const float *bias, int fl)
+{
+    for (int i = 0; i < mr; i++) {
+        float acc[PW];
+        for (int j = 0; j < PW; j++) acc[j] = (fl & MK_LOAD) && j < nr ? c[(size_t)i * ldc + j] : 0.0f;
+        for (int k = 0; k < kc; k++)
+            for (int j = 0; j < PW; j++)
+                acc[j] = fmaf(a[(size_t)k * 6 + i], bh ? jc_f16_to_f32(bh[(size_t)k * PW + j]) : b[(size_t)k * PW + j],
+                              acc[j]);
+        for (int j = 0; j < nr; j++) c[(size_t)i * ldc + j] = (fl & MK_LAST) && bias ? acc[j] + bias[j] : acc[j];
+    }
+}
+
+#ifdef JC_X86
+/* AVX2: 6 rows x 16 channels in 12 ymm. Rows beyond mr are computed (from the zero padding
+ * of the packed group) but not stored. */
+__attribute__((target("avx2,fma,f16c"), always_inline)) static inline void
+mk_avx2_body(float *c, int ldc, const float *a, const float *b, const uint16_t *bh, int kc, int mr, int nr,
+             const float *bias, int fl)
+{
+    __m256i m0 = _mm256_loadu_si256((const __m256i *)(mask_tab + 16 - (nr < 8 ? nr : 8)));
+    __m256i m1 = _mm256_loadu_si256((const __m256i *)(mask_tab + 16 - (nr > 8 ? nr - 8 : 0)));
+    __m256 c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51;
+    if (fl & MK_LOAD) {
+#define LD(I, R0, R1)                                                                                                 \
+    R0 = _mm256_maskload_ps(c + (size_t)(I < mr ? I : 0) * ldc, m0);                                                  \
+    R1 = _mm256_maskload_ps(c + (size_t)(I < mr ? I : 0) * ldc + 8, m1);
+        LD(0, c00, c01) LD(1, c10, c11) LD(2, c20, c21) LD(3, c30, c31) LD(4, c40, c41) LD(5, c50, c51)
+#undef LD
+    } else {
+        c00 = c01 = c10 = c11 = c20 = c21 = c30 = c31 = c40 = c41 = c50 = c51 = _mm256_setzero_ps();
+    }
+    for (int k = 0; k < kc; k++, a += 6) {
+        __m256 b0, b1, x;
+        if (bh) { /* fp16 weights: half the bytes to stream; F16C widens them exactly */
+            b0 = _mm256_cvtph_ps(_mm_load_si128((const __m128i *)(const void *)bh));
+            b1 = _mm256_cvtph_ps(_mm_load_si128((const __m128i *)(const void *)(bh + 8)));
+            bh += PW;
+        } else {
+            b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
+            b += PW;
+        }
+        x = _mm256_broadcast_ss(a + 0), c00 = _mm256_fmadd_ps(x, b0, c00), c01 = _mm256_fmadd_ps(x, b1, c01);
+        x = _mm256_broadcast_ss(a + 1), c10 = _mm256_fmadd_ps(x, b0, c10), c11 = _mm256_fmadd_ps(x, b1, c11);
+        x = _mm256_broadcast_ss(a + 2), c20 = _mm256_fmadd_ps(x, b0, c20), c21 = _mm256_fmadd_ps(x, b1, c21);
+        x = _mm256_broadcast_ss(a + 3), c30 = _mm256_fmadd_ps(x, b0, c30), c31 = _mm256_fmadd_ps(x, b1, c31);
+        x = _mm256_broadcast_ss(a + 4), c40 = _mm256_fmadd_ps(x, b0, c40), c41 = _mm256_fmadd_ps(x, b1, c41);
+        x = _mm256_broadcast_ss(a + 5), c50 = _mm256_fmadd_ps(x, b0, c50), c51 = _mm256_fmadd_ps(x, b1, c51);
+    }
+    if ((fl & MK_LAST) && bias) {
+        __m256 b0 = _mm256_maskload_ps(bias, m0), b1 = _mm256_maskload_ps(bias + 8, m1);
+        c00 = _mm256_add_ps(c00, b0), c01 = _mm256_add_ps(c01, b1), c10 = _mm256_add_ps(c10, b0);
+        c11 = _mm256_add_ps(c11, b1), c20 = _mm256_add_ps(c20, b0), c21 = _mm256_add_ps(c21, b1);
+        c30 = _mm256_add_ps(c30, b0), c31 = _mm256_add_ps(c31, b1), c40 = _mm256_add_ps(c40, b0);
+        c41 = _mm256_add_ps(c41, b1), c50 = _mm256_add_ps(c50, b0), c51 = _mm256_add_ps(c51, b1);
+    }
+    if (nr == PW) {
+#define ST(I, R0, R1)                                                                                                 \
+    if (I < mr) _mm256_storeu_ps(c + (size_t)I * ldc, R0), _mm256_storeu_ps(c + (size_t)I * ldc + 8, R1);
+        ST(0, c00, c01) ST(1, c10, c11) ST(2, c20, c21) ST(3, c30, c31) ST(4, c40, c41) ST(5, c50, c51)
+#undef ST
+    } else {
+#define ST(I, R0, R1)                                                                                                 \
+    if (I < mr) _mm256_maskstore_ps(c + (size_t)I * ldc, m0, R0), _mm256_maskstore_ps(c + (size_t)I * ldc + 8, m1, R1);
+        ST(0, c00, c01) ST(1, c10, c11) ST(2, c20, c21) ST(3, c30, c31) ST(4, c40, c41) ST(5, c50, c51)
+#undef ST
+    }
+}
+
+__attribute__((target("avx2,fma,f16c"))) static void mk_avx2(float *c, int ldc, const float *a, const float *b, int kc,
+                                                              int mr, int nr, const float *bias, int fl)
+{
+    mk_avx2_body(c, ldc, a, b, NULL, kc, mr, nr, bias, fl);
+}
+
+__attribute__((target("avx2,fma,f16c"))) static void mk_avx2h(float *c, int ldc, const float *a, const uint16_t *bh,
+                                                               int kc, int mr, int nr, const float *bias, int fl)
+{
+    mk_avx2_body(c, ldc, a, NULL, bh, kc, mr, nr, bias, fl);
+}
+
+/* AVX-512: 6 rows x 32 channels (two panels, b and b2 = the next panel) in 12 zmm; nr <= 32. */
+__attribute__((target("avx512f"))) static void mk_avx512(float *c, int ldc, const float *a, const float *b,
+                                                          const float *b2, const uint16_t *bh, const uint16_t *bh2,
+                                                          int kc, int mr, int nr, const float *bias, int fl)
+{
+    __mmask16 k0 = (__mmask16)(nr >= 16 ? 0xFFFF : (1u << nr) - 1);
+    __mmask16 k1 = (__mmask16)(nr >= 32 ? 0xFFFF : nr > 16 ? (1u << (nr - 16)) - 1 : 0);
+    __m512 acc[6][2];
+    for (int i = 0; i < 6; i++) {
+        const float *ci = c + (size_t)(i < mr ? i : 0) * ldc;
+        acc[i][0] = (fl & MK_LOAD) ? _mm512_maskz_loadu_ps(k0, ci) : _mm512_setzero_ps();
+        acc[i][1] = (fl & MK_LOAD) ? _mm512_maskz_loadu_ps(k1, ci + 16) : _mm512_setzero_ps();
+    }
+    if (!k1) b2 = b, bh2 = bh;
+    for (int k = 0; k < kc; k++) {
+        __m512 v0, v1;
+        if (bh) {
+            v0 = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)(const void *)(bh + (size_t)k * PW)));
+            v1 = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)(const void *)(bh2 + (size_t)k * PW)));
+        } else {
+            v0 = _mm512_load_ps(b + (size_t)k * PW), v1 = _mm512_load_ps(b2 + (size_t)k * PW);
+        }
+        _Pragma("GCC unroll 6") for (int i = 0; i < 6; i++)
+        {
+            __m512 x = _mm512_set1_ps(a[(size_t)k * 6 + i]);
+            acc[i][0] = _mm512_fmadd_ps(x, v0, acc[i][0]);
+            acc[i][1] = _mm512_fmadd_ps(x, v1, acc[i][1]);
+        }
+    }
+    __m512 bv0 = _mm512_setzero_ps(), bv1 = _mm512_setzero_ps();
+    bool addb = (fl & MK_LAST) && bias;
+    if (addb) bv0 = _mm512_maskz_loadu_ps(k0, bias), bv1 = _mm512_maskz_loadu_ps(k1, bias + 16);
+    for (int i = 0; i < mr; i++) {
+        __m512 r0 = addb ? _mm512_add_ps(acc[i][0], bv0) : acc[i][0];
+        __m512 r1 = addb ? _mm512_add_ps(acc[i][1], bv1) : acc[i][1];
+        _mm512_mask_storeu_ps(c + (size_t)i * ldc, k0, r0);
+        if (k1) _mm512_mask_storeu_ps(c + (size_t)i * ldc + 16, k1, r1);
+    }
+}
+#endif
+
+typedef struct {
+    float *const *outs;        /* one (M, N/parts) output per part */
+    const float *const *biases; /* one bias (or NULL) per part */
+    const float *inp, *pw; /* pw: fp32 panels, or NULL when pwh (fp16 panels) is set */
+    const uint16_t *pwh;
+    float *ap; /* inp packed in 6-row groups: group g, k -> ap[(g*K + k)*6 + i] (zero padded) */
+    int M, K, N, parts, mc, nb, tiles_n;
+} mm_job;
+
+/* Packs rows [6g, 6g+6) of inp (zero beyond M). */
+static void pack_group(float *dst, const float *inp, int M, int K, int g)
+{
+    int rows = M - 6 * g < 6 ? M - 6 * g : 6;
+    const float *r = inp + (size_t)6 * g * K;
+    if (rows == 6) {
+        for (int k = 0; k < K; k++)
+            for (int i = 0; i < 6; i++) dst[(size_t)k * 6 + i] = r[(size_t)i * K + k];
+        return;
+    }
+    for (int k = 0; k < K; k++)
+        for (int i = 0; i < 6; i++) dst[(size_t)k * 6 + i] = i < rows ? r[(size_t)i * K + k] : 0.0f;
+}
+
+static void pack_a_task(void *ctx, int task, int thread)
+{
+    (void)thread;
+    const mm_job *j = ctx;
+    int groups = (j->M + 5) / 6;
+    for (int g = task * 8; g < groups && g < task * 8 + 8; g++) pack_group(j->ap + (size_t)g * j->K * 6, j->inp, j->M, j->K, g);
+}
+
+/* b: fp32 panel slice, or bh: fp16 (the other NULL); pstride: elements to the next panel. */
+static inline void mk_call(int level, float *c, int ldc, const float *a, const float *b, const uint16_t *bh,
+                           size_t pstride, int kc, int mr, int nr, const float *bias, int fl)
+{
+#ifdef JC_X86
+    if (level == LV_AVX512) {
+        mk_avx512(c, ldc, a, b, b ? b + pstride : NULL, bh, bh ? bh + pstride : NULL, kc, mr, nr, bias, fl);
+        return;
+    }
+    if (level == LV_AVX2) {
+        if (bh) mk_avx2h(c, ldc, a, bh, kc, mr, nr, bias, fl);
+        else mk_avx2(c, ldc, a, b, kc, mr, nr, bias, fl);
+        return;
+    }
+#endif
+    (void)level, (void)pstride;
+    mk_portable(c, ldc, a, b, bh, kc, mr, nr, bias, fl);
+}
+
+static void mm_task(void *ctx, int task, int thread)
+{
+    (void)thread;
+    const mm_job *j = ctx;
+    int m0 = (task / j->tiles_n) * j->mc, n0 = (task % j->tiles_n) * j->nb;
+    int mb = j->M - m0 < j->mc ? j->M - m0 : j->mc, nb = j->N - n0 < j->nb ? j->N - n0 : j->nb;
+    int K = j->K, level = G.level, pn = j->N / j->parts; /* pn: channels per part (ldc) */
+    int step = level == LV_AVX512 ? 2 * PW : PW;
+    size_t ps = (size_t)K * PW;
+    /* column n of the product is column n % pn of part n / pn (parts are multiples of 2*PW,
+     * so no micro-kernel straddles two) */
+#define OUT(n) (j->outs[(n) / pn] + (n) % pn)
+#define BIAS(n) (j->biases[(n) / pn] ? j->biases[(n) / pn] + (n) % pn : NULL)
+    int N = pn;
+    if (j->M <= SMALL_M) {
+        /* few rows (a batch-1 text): W comes from memory once; walk it in address order
+         * (panel by panel, k slices inside: the packed panels are contiguous) and, while the
+         * row groups work on one slice, ask for the next one, a share of its lines per group */
+        int gb = (mb + 5) / 6;
+        size_t esz = j->pwh ? sizeof(uint16_t) : sizeof(float);
+        for (int n = n0; n < n0 + nb; n += step) {
+            int nr = n0 + nb - n < step ? n0 + nb - n : step;
+            const float *bias = BIAS(n);
+            for (int k0 = 0; k0 < K; k0 += KC2) {
+                int kc = K - k0 < KC2 ? K - k0 : KC2;
+                int fl = (k0 > 0 ? MK_LOAD : 0) | (k0 + kc == K ? MK_LAST : 0);
+                size_t bo = (size_t)(n / PW) * ps + (size_t)k0 * PW;
+                const float *b = j->pw ? j->pw + bo : NULL;
+                const uint16_t *bh = j->pwh ? j->pwh + bo : NULL;
+                const char *next = (const char *)(b ? (const void *)b : (const void *)bh) + (size_t)kc * PW * esz * (step / PW);
+                size_t lines = (size_t)kc * PW * esz * (step / PW) / 64;
+                for (int g = 0; g < gb; g++) {
+#ifdef JC_X86
+                    for (size_t l = lines * g / gb; l < lines * (g + 1) / gb; l++)
+                        _mm_prefetch(next + l * 64, _MM_HINT_T1);
+#else
+                    (void)next, (void)lines;
+#endif
+                    int i = m0 + 6 * g;
+                    mk_call(level, OUT(n) + (size_t)i * N, N, j->ap + ((size_t)(i / 6) * K + k0) * 6, b, bh, ps, kc,
+                            m0 + mb - i < 6 ? m0 + mb - i : 6, nr, bias, fl);
+                }
+            }
+        }
+        return;
+    }
+    /* many rows: each W panel slice (16 KB) stays in L1 while the task's row groups (its
+     * packed inp block, MC2 x KC2, in L2) stream past */
+    for (int k0 = 0; k0 < K; k0 += KC2) {
+        int kc = K - k0 < KC2 ? K - k0 : KC2;
+        int fl = (k0 > 0 ? MK_LOAD : 0) | (k0 + kc == K ? MK_LAST : 0);
+        for (int n = n0; n < n0 + nb; n += step) {
+            int nr = n0 + nb - n < step ? n0 + nb - n : step;
+            size_t bo = (size_t)(n / PW) * ps + (size_t)k0 * PW;
+            const float *b = j->pw ? j->pw + bo : NULL;
+            const uint16_t *bh = j->pwh ? j->pwh + bo : NULL;
+            const float *bias = BIAS(n);
+            for (int i = m0; i < m0 + mb; i += 6)
+                mk_call(level, OUT(n) + (size_t)i * N, N, j->ap + ((size_t)(i / 6) * K + k0) * 6, b, bh, ps, kc,
+                        m0 + mb - i < 6 ? m0 + mb - i : 6, nr, bias, fl);
+        }
+    }
+#undef OUT
+#undef BIAS
+}
+
+/* N: all channels (parts x N/parts). */
+static void mm_run(jaclip_pool *pool, float *const *outs, const float *inp, const float *pw, const uint16_t *pwh,
+                   const float *const *biases, int parts, int M, int K, int N)
+{
+    int pn = N / parts;
+    if (K <= 0) { /* an empty sum */
+        for (int i = 0; i < M; i++)
+            for (int n = 0; n < N; n++)
+                outs[n / pn][(size_t)i * pn + n % pn] = biases[n / pn] ? biases[n / pn][n % pn] : 0.0f;
+        return;
+    }
+    int threads = pool ? jaclip_pool_size(pool) : 1;
+    if (threads < 2) pool = NULL;
+    float *ap = jc_malloc_aligned((size_t)((M + 5) / 6) * K * 6 * sizeof(float));
+    if (!ap) { /* out of memory: the same fma chains, one element at a time */
+        for (int i = 0; i < M; i++)
+            for (int n = 0; n < N; n++) {
+                float s = 0;
+                for (int k = 0; k < K; k++)
+                {
+                    size_t o = ((size_t)(n / PW) * K + k) * PW + n % PW;
+                    s = fmaf(inp[(size_t)i * K + k], pwh ? jc_f16_to_f32(pwh[o]) : pw[o], s);
+                }
+                const float *b = biases[n / pn];
+                outs[n / pn][(size_t)i * pn + n % pn] = b ? s + b[n % pn] : s;
+            }
+        return;
+    }
+    /* row tiles of at most MC2 rows, balanced (136 rows: 2 x 72, not 96 + 40), whole groups */
+    int tiles_m = (M + MC2 - 1) / MC2, mc = ((M + tiles_m - 1) / tiles_m + 5) / 6 * 6, nb = NB2;
+    tiles_m = (M + mc - 1) / mc;
+    /* few row tiles (a batch-1 text): cut N finer so that every thread has several tasks */
+    while (nb > 2 * PW && tiles_m * ((N + nb - 1) / nb) < 8 * threads) nb -= 2 * PW;
+    mm_job j = {outs, biases, inp, pw, pwh, ap, M, K, N, parts, mc, nb, (N + nb - 1) / nb};
+    int groups = (M + 5) / 6;
+    jc_pool_run(groups > 8 ? pool : NULL, (groups + 7) / 8, pack_a_task, &j);
+    jc_pool_run(pool, tiles_m * j.tiles_n, mm_task, &j);
+    jc_free_aligned(ap);
+}
+
+void matmul_packed_forward(jaclip_pool *pool, float *out, const float *inp, const gemm_pw *w, const float *bias, int M)
+{
+    if (M <= 0 || w->N <= 0) return;
+    gemm_init();
+    double t0 = kprof_enabled() ? jc_now() : 0;
+    mm_run(pool, &out, inp, w->p, w->h, &bias, 1, M, w->K, w->N);
+    if (t0 > 0) {
+        char name[48];
+        snprintf(name, sizeof name, "gemm %s K=%d N=%d", w->h ? "fp16w" : "fp32", w->K, w->N);
+        kprof_add(name, jc_now() - t0, 2.0 * M * w->K * w->N);
+    }
+}
+
+void matmul_packed_forward_parts(jaclip_pool *pool, float *const *outs, const float *inp, const gemm_pw *w,
+                                 const float *const *biases, int M)
+{
+    if (M <= 0 || w->N <= 0) return;
+    gemm_init();
+    double t0 = kprof_enabled() ? jc_now() : 0;
+    mm_run(pool, outs, inp, w->p, w->h, biases, w->parts, M, w->K, w->N);
+    if (t0 > 0) {
+        char name[48];
+        snprintf(name, sizeof name, "gemm %s K=%d N=%dx%d", w->h ? "fp16w" : "fp32", w->K, w->parts, w->N / w->parts);
+        kprof_add(name, jc_now() - t0, 2.0 * M * w->K * w->N);
+    }
+}
+
+/* A grow-only scratch for packing W per call, shared by calls that do not overlap; an
+ * overlapping call gets its own allocation. */
+static pthread_mutex_t pk_mu = PTHREAD_MUTEX_INITIALIZER;
+static float *pk_buf;
+static size_t pk_cap;
+
+/* Serial, packing into a fresh buffer: the self-check at dispatch time. */
+static void mm_plain(float *out, const float *inp, const float *w, const float *bias, int M, int K, int N)
+{
+    float *buf = jc_malloc_aligned(pw_panels(N) * (size_t)K * PW * sizeof(float));
+    if (!buf) return;
+    pack_all(NULL, buf, w, N, K);
+    mm_run(NULL, &out, inp, buf, NULL, &bias, 1, M, K, N);
+    jc_free_aligned(buf);
 }
 
 void matmul_forward(jaclip_pool *pool, float *out, const float *inp, const float *w, const float *bias, int M, int K,
@@ -433,16 +893,37 @@ void matmul_forward(jaclip_pool *pool, float *out, const float *inp, const float
 {
     if (M <= 0 || N <= 0) return;
     gemm_init();
-    int nb = pick_nb(K, N);
-    /* small M (a batch-1 text): split N finer so that both threads stream W */
-    if (M <= MB) {
-        int threads = pool ? jaclip_pool_size(pool) : 1;
-        while (nb > 12 && (N + nb - 1) / nb < 4 * threads) nb -= 12;
-    }
-    gemm_job j = {out, inp, w, bias, M, K, N, nb, (N + nb - 1) / nb};
-    int tasks = ((M + MB - 1) / MB) * j.tiles_n;
     double t0 = kprof_enabled() ? jc_now() : 0;
-    jc_pool_run(pool, tasks, gemm_task, &j);
+    size_t need = pw_panels(N) * (size_t)(K > 0 ? K : 1) * PW;
+    bool locked = pthread_mutex_trylock(&pk_mu) == 0;
+    float *buf = NULL;
+    if (locked) {
+        if (pk_cap < need) {
+            jc_free_aligned(pk_buf);
+            pk_buf = jc_malloc_aligned(need * sizeof(float));
+            pk_cap = pk_buf ? need : 0;
+        }
+        buf = pk_buf;
+    }
+    bool own = false;
+    if (!buf) {
+        buf = jc_malloc_aligned(need * sizeof(float));
+        own = true;
+    }
+    if (!buf) { /* out of memory: the same fma chains, one element at a time */
+        if (locked) pthread_mutex_unlock(&pk_mu);
+        for (int i = 0; i < M; i++)
+            for (int n = 0; n < N; n++) {
+                float s = 0;
+                for (int k = 0; k < K; k++) s = fmaf(inp[(size_t)i * K + k], w[(size_t)n * K + k], s);
+                out[(size_t)i * N + n] = bias ? s + bias[n] : s;
+            }
+        return;
+    }
+    pack_all(pool, buf, w, N, K);
+    mm_run(pool, &out, inp, buf, NULL, &bias, 1, M, K, N);
+    if (own) jc_free_aligned(buf);
+    if (locked) pthread_mutex_unlock(&pk_mu);
     if (t0 > 0) {
         char name[48];
         snprintf(name, sizeof name, "gemm fp32 K=%d N=%d", K, N);
@@ -464,6 +945,7 @@ void gemm_q8_free(gemm_q8 *q)
 {
     if (!q) return;
     jc_free_aligned(q->q);
+    jc_free_aligned(q->pk);
     free(q->scale);
     free(q->rowsum);
     memset(q, 0, sizeof *q);
@@ -554,7 +1036,116 @@ bool gemm_q8_quantize(jaclip_pool *pool, gemm_q8 *q, const float *w, int N, int 
     }
     q8_quant_job j = {q, w};
     jc_pool_run(pool, (N + 63) / 64, q8_quant_task, &j);
+    if (G.level == LV_AVX2) { /* the outer-product kernel's panels (q8p_* below) */
+        size_t panels = (size_t)(N + PW - 1) / PW;
+        q->pk = jc_malloc_aligned(panels * (size_t)q->Kp * PW);
+        if (!q->pk) {
+            gemm_q8_free(q);
+            return false;
+        }
+        q8p_pack(q);
+    }
     return true;
+}
+
+/* ---- int8, AVX2 outer-product form ---------------------------------------------------------
+ * Weights in panels of 16 channels x 4 k's: pk[((jp*K4 + k4)*16 + c)*4 + t] = q[16jp + c][4k4 + t]
+ * (zero beyond N); activations in groups of 6 rows, one 32-bit word (4 k's) per row and k4.
+ * A micro-kernel keeps 6 rows x 16 channels of int32 sums in 12 ymm; per k4 it broadcasts
+ * each row's word and does vpmaddubsw (u8 x s8 -> s16 pairs, never saturating with 7-bit
+ * activations) + vpmaddwd by 1 (-> s32) + vpaddd. Integer sums are exact, so the results are
+ * those of every other int8 kernel, bit for bit. */
+static void q8p_pack(gemm_q8 *q)
+{
+    int K4 = q->Kp / 4, np = (q->N + PW - 1) / PW;
+    for (int jp = 0; jp < np; jp++)
+        for (int k4 = 0; k4 < K4; k4++)
+            for (int c = 0; c < PW; c++) {
+                int n = jp * PW + c;
+                int32_t v = 0;
+                if (n < q->N) memcpy(&v, q->q + (size_t)n * q->Kp + 4 * k4, 4);
+                memcpy(q->pk + (((size_t)jp * K4 + k4) * PW + c) * 4, &v, 4);
+            }
+}
+
+#ifdef JC_X86
+/* c (6 x 16 int32, ldc) [+]= group a (k4n words per row, 6 rows interleaved) · panel b. */
+__attribute__((target("avx2"))) static void q8p_mk_avx2(int32_t *c, int ldc, const int32_t *a, const int8_t *b,
+                                                         int k4n, int fl)
+{
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256i c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51;
+    if (fl & MK_LOAD) {
+#define LD(I, R0, R1)                                                                                                     R0 = _mm256_loadu_si256((const __m256i *)(c + (size_t)I * ldc)),                                                      R1 = _mm256_loadu_si256((const __m256i *)(c + (size_t)I * ldc + 8));
+        LD(0, c00, c01) LD(1, c10, c11) LD(2, c20, c21) LD(3, c30, c31) LD(4, c40, c41) LD(5, c50, c51)
+#undef LD
+    } else {
+        c00 = c01 = c10 = c11 = c20 = c21 = c30 = c31 = c40 = c41 = c50 = c51 = _mm256_setzero_si256();
+    }
+    int kpf = fl & MK_PF ? k4n : 0;
+    for (int k = 0; k < k4n; k++, a += 6, b += 64) {
+        if (k < kpf && (k & 1) == 0) _mm_prefetch((const char *)(b + 64 * 32), _MM_HINT_T0);
+        __m256i w0 = _mm256_load_si256((const __m256i *)b), w1 = _mm256_load_si256((const __m256i *)(b + 32)), x;
+#define ROW(I, R0, R1)                                                                                                    x = _mm256_set1_epi32(a[I]);                                                                                          R0 = _mm256_add_epi32(R0, _mm256_madd_epi16(_mm256_maddubs_epi16(x, w0), ones));                                      R1 = _mm256_add_epi32(R1, _mm256_madd_epi16(_mm256_maddubs_epi16(x, w1), ones));
+        ROW(0, c00, c01) ROW(1, c10, c11) ROW(2, c20, c21) ROW(3, c30, c31) ROW(4, c40, c41) ROW(5, c50, c51)
+#undef ROW
+    }
+#define ST(I, R0, R1)                                                                                                     _mm256_storeu_si256((__m256i *)(c + (size_t)I * ldc), R0),                                                                _mm256_storeu_si256((__m256i *)(c + (size_t)I * ldc + 8), R1);
+    ST(0, c00, c01) ST(1, c10, c11) ST(2, c20, c21) ST(3, c30, c31) ST(4, c40, c41) ST(5, c50, c51)
+#undef ST
+}
+#endif
+
+#define Q8P_MC 96  /* rows per task */
+#define Q8P_NB 96  /* channels per task */
+#define Q8P_K4 256 /* k4 words per slice: 16 KB of a panel */
+
+typedef struct {
+    float *out;
+    const float *bias;
+    const gemm_q8 *w;
+    const int32_t *ap; /* grouped activation words */
+    const float *ascale;
+    const int32_t *azero;
+    int M, mc, nb, tiles_n;
+} q8p_job;
+
+static void q8p_task(void *ctx, int task, int thread)
+{
+    (void)thread;
+    const q8p_job *j = ctx;
+    const gemm_q8 *W = j->w;
+    int N = W->N, K4 = W->Kp / 4;
+    int m0 = (task / j->tiles_n) * j->mc, n0 = (task % j->tiles_n) * j->nb;
+    int mb = j->M - m0 < j->mc ? j->M - m0 : j->mc, nb = N - n0 < j->nb ? N - n0 : j->nb;
+    int gb = (mb + 5) / 6, pb = (nb + PW - 1) / PW;
+    _Alignas(64) int32_t acc[(Q8P_MC + 6) * Q8P_NB];
+    int ldc = pb * PW;
+#ifdef JC_X86
+    bool small = j->M <= SMALL_M;
+    for (int o = 0; o < (small ? pb : 1); o++)
+        for (int k0 = 0; k0 < K4; k0 += Q8P_K4) {
+            int kn = K4 - k0 < Q8P_K4 ? K4 - k0 : Q8P_K4;
+            int fl = k0 > 0 ? MK_LOAD : 0;
+            for (int p = small ? o : 0; p < (small ? o + 1 : pb); p++) {
+                const int8_t *b = W->pk + (((size_t)(n0 / PW + p) * K4 + k0) * PW) * 4;
+                for (int g = 0; g < gb; g++)
+                    q8p_mk_avx2(acc + (size_t)g * 6 * ldc + p * PW, ldc,
+                                j->ap + ((size_t)(m0 / 6 + g) * K4 + k0) * 6, b, kn,
+                                fl | (small && g == 0 ? MK_PF : 0));
+            }
+        }
+#endif
+    for (int r = 0; r < mb; r++) {
+        float sa = j->ascale[m0 + r];
+        int32_t z = j->azero[m0 + r];
+        float *o = j->out + (size_t)(m0 + r) * N + n0;
+        const int32_t *ar = acc + (size_t)r * ldc;
+        for (int q = 0; q < nb; q++) {
+            float v = (float)(ar[q] - z * W->rowsum[n0 + q]) * (sa * W->scale[n0 + q]);
+            o[q] = j->bias ? v + j->bias[n0 + q] : v;
+        }
+    }
 }
 
 /* Exact int32 dot products of u8 (a) and s8 (w) rows over one k slice; io/fl as fp32. */
@@ -719,6 +1310,7 @@ typedef struct {
     float *ascale; /* (M) */
     int32_t *azero; /* (M) */
     int M, nb, tiles_n;
+    int32_t *ap; /* when not NULL: the rows regrouped for the q8p kernel */
 } q8_job;
 
 #ifdef JC_X86
@@ -783,8 +1375,14 @@ static void q8_act_task(void *ctx, int task, int thread)
     (void)thread;
     const q8_job *j = ctx;
     int K = j->w->K, Kp = j->w->Kp;
-    for (int m = task * 16; m < j->M && m < task * 16 + 16; m++)
+    for (int m = task * 16; m < j->M && m < task * 16 + 16; m++) {
         gemm_q8_quantize_row(j->inp + (size_t)m * K, K, Kp, j->aq + (size_t)m * Kp, &j->ascale[m], &j->azero[m]);
+        if (j->ap) { /* group m/6, slot m%6: one word (4 k's) per k4 */
+            int32_t *d = j->ap + (size_t)(m / 6) * (Kp / 4) * 6 + m % 6;
+            const uint8_t *src = j->aq + (size_t)m * Kp;
+            for (int k4 = 0; k4 < Kp / 4; k4++) memcpy(d + (size_t)k4 * 6, src + 4 * k4, 4);
+        }
+    }
 }
 
 static void q8_task(void *ctx, int task, int thread)
@@ -822,7 +1420,7 @@ void matmul_q8_forward(jaclip_pool *pool, float *out, const float *inp, const ge
     if (M <= 0 || w->N <= 0) return;
     gemm_init();
     size_t abytes = ((size_t)M * w->Kp + 63) / 64 * 64;
-    size_t need = abytes + (size_t)M * (sizeof(float) + sizeof(int32_t)) + 64;
+    size_t need = abytes + (size_t)M * (sizeof(float) + sizeof(int32_t)) + 64 + (size_t)(M + 5) / 6 * 6 * w->Kp + 64;
     bool locked = pthread_mutex_trylock(&q8_mu) == 0;
     void *buf = NULL;
     if (locked) {
@@ -858,10 +1456,28 @@ void matmul_q8_forward(jaclip_pool *pool, float *out, const float *inp, const ge
         while (nb > 12 && (w->N + nb - 1) / nb < 4 * threads) nb -= 12;
     }
     float *ascale = (float *)(void *)((char *)buf + abytes);
-    q8_job j = {out, inp, bias, w, buf, ascale, (int32_t *)(void *)(ascale + M), M, nb, (w->N + nb - 1) / nb};
+    q8_job j = {out, inp, bias, w, buf, ascale, (int32_t *)(void *)(ascale + M), M, nb, (w->N + nb - 1) / nb, NULL};
+    bool grouped = w->pk && G.level == LV_AVX2;
+    int32_t *ap = NULL;
+    if (grouped) { /* the q8p kernel's layout: 6 rows per group, one 32-bit word (4 k's) per row */
+        int K4 = w->Kp / 4, groups = (M + 5) / 6;
+        ap = (int32_t *)(void *)((char *)buf + abytes + (size_t)M * 8 + 64 - ((size_t)M * 8) % 64);
+        for (int r = M; r < groups * 6; r++) /* padding rows: zero */
+            for (int k4 = 0; k4 < K4; k4++) ap[((size_t)(r / 6) * K4 + k4) * 6 + r % 6] = 0;
+        j.ap = ap;
+    }
     double t0 = kprof_enabled() ? jc_now() : 0;
-    jc_pool_run(pool, (M + 15) / 16, q8_act_task, &j);
-    jc_pool_run(pool, ((M + MB - 1) / MB) * j.tiles_n, q8_task, &j);
+    jc_pool_run(M > SMALL_M ? pool : NULL, (M + 15) / 16, q8_act_task, &j);
+    if (grouped) {
+        int threads = pool ? jaclip_pool_size(pool) : 1;
+        int tiles_m = (M + Q8P_MC - 1) / Q8P_MC, mc = ((M + tiles_m - 1) / tiles_m + 5) / 6 * 6, nbp = Q8P_NB;
+        tiles_m = (M + mc - 1) / mc;
+        while (nbp > 2 * PW && tiles_m * ((w->N + nbp - 1) / nbp) < 8 * threads) nbp -= 2 * PW;
+        q8p_job pj = {out, bias, w, ap, ascale, j.azero, M, mc, nbp, (w->N + nbp - 1) / nbp};
+        jc_pool_run(pool, tiles_m * pj.tiles_n, q8p_task, &pj);
+    } else {
+        jc_pool_run(pool, ((M + MB - 1) / MB) * j.tiles_n, q8_task, &j);
+    }
     if (t0 > 0) {
         char name[48];
         snprintf(name, sizeof name, "gemm int8 K=%d N=%d", w->K, w->N);

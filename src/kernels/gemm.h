@@ -1,13 +1,18 @@
 /*
  * gemm.h — the one matrix product the models need: out = inp · Wᵀ + bias with PyTorch's
- * Linear layout (W is (N, K), out-major). fp32 "dot form" kernels (AVX-512 / AVX2+FMA
- * register blocks over rows of inp and rows of W, both read in place, no packing, so a
- * mapped weight file is used as is) chosen at run time, with a portable fallback; work is
- * split over the jaclip pool. Each output element is always summed the same way (lane l
- * of the vector width accumulates k ≡ l in ascending order, then one fixed reduction tree,
- * then the bias) whatever M is and whichever thread or block computes it, so a row's
- * result never depends on what else is in the batch (padding and batching cannot change a
- * feature).
+ * Linear layout (W is (N, K), out-major), chosen at run time among AVX-512, AVX2+FMA and
+ * portable micro-kernels, work split over the jaclip pool.
+ *
+ * matmul_forward / matmul_packed_forward: W packed in panels of 16 output channels (once at
+ * model load with gemm_pack_w, or per call), outer-product register blocks (6 rows x 16 or
+ * 32 channels). Every output element is the plain sequential fused-multiply-add chain over
+ * k = 0..K-1, then + bias, whatever M is, whichever thread or block computes it and at every
+ * dispatch level (the portable kernel uses fmaf): a row's result never depends on what else
+ * is in the batch (padding and batching cannot change a feature), and all levels agree bit
+ * for bit.
+ *
+ * gemm_dot: a small strided "dot form" product used inside other kernels (attention): lane
+ * l of the vector width sums k ≡ l in ascending order, then one fixed reduction tree.
  *
  * The int8 path (gemm_q8_*) quantizes weights per output channel (symmetric int8) and
  * activations per row (token; asymmetric 7-bit so that AVX2 vpmaddubsw cannot saturate),
@@ -25,6 +30,37 @@
 /* inp (M,K), w (N,K), bias (N) or NULL -> out (M,N); pool may be NULL. */
 void matmul_forward(jaclip_pool *pool, float *out, const float *inp, const float *w, const float *bias, int M, int K,
                     int N);
+
+/* W packed for matmul_packed_forward: panels of 16 output channels, p[(jp*K + k)*16 + c] =
+ * w[16*jp + c][k] (zero beyond N). */
+typedef struct gemm_pw {
+    int N, K; /* N: all channels (parts x channels per part) */
+    int parts;
+    float *p;    /* fp32 panels, or NULL */
+    uint16_t *h; /* fp16 panels (gemm_pack_w_parts_f16), or NULL */
+} gemm_pw;
+
+#define GEMM_MAX_PARTS 4
+
+/* Packs w (N,K) into *p (allocates; free with gemm_pw_free). Returns false if out of memory. */
+bool gemm_pack_w(jaclip_pool *pool, gemm_pw *p, const float *w, int N, int K);
+void gemm_pw_free(gemm_pw *p);
+
+/* Several weights with the same K packed as one (fused q/k/v, fc1 gate/value): ws[parts],
+ * each (N, K), N a multiple of 32. Returns false if out of memory or N does not qualify. */
+bool gemm_pack_w_parts(jaclip_pool *pool, gemm_pw *p, const float *const *ws, int parts, int N, int K);
+/* The same with the weights rounded to fp16 (round to nearest even) and stored as fp16 (half
+ * the bytes to stream: the memory-bound batch-1 text); the products are still fp32 fma chains
+ * of the widened values, so each element is the fma chain over k of inp · fp16(w). */
+bool gemm_pack_w_parts_f16(jaclip_pool *pool, gemm_pw *p, const float *const *ws, int parts, int N, int K);
+/* One product, one output (M, N/parts) and bias (or NULL) per part; every element bit-identical
+ * to matmul_forward with that part's weight. */
+void matmul_packed_forward_parts(jaclip_pool *pool, float *const *outs, const float *inp, const gemm_pw *w,
+                                 const float *const *biases, int M);
+
+/* The same product as matmul_forward with W packed in advance; results bit-identical. */
+void matmul_packed_forward(jaclip_pool *pool, float *out, const float *inp, const gemm_pw *w, const float *bias,
+                           int M);
 
 /* Serial strided form used inside other kernels (attention):
  * c[i*ldc + j] = alpha * sum_k a[i*lda + k] * w[j*ldw + k] (+ bias[j] when bias != NULL). */
@@ -44,6 +80,7 @@ int gemm_level(void);
 typedef struct gemm_q8 {
     int N, K, Kp;
     int8_t *q;
+    int8_t *pk; /* AVX2: the same values in panels of 16 channels x 4 k's (gemm.c q8p_*), or NULL */
     float *scale;
     int32_t *rowsum;
 } gemm_q8;

@@ -24,7 +24,7 @@ jaclip_model_params jaclip_model_default_params(void)
 void jaclip_model_free(jaclip_model *m)
 {
     if (!m) return;
-    model_q8_free(m);
+    model_lin_free(m);
     for (int i = 0; i < m->n_owned; i++) free(m->owned[i]);
     free(m->owned);
     free(m->vis.blocks);
@@ -89,6 +89,7 @@ jaclip_status jaclip_model_load(const char *dir, const jaclip_model_params *p, j
             m->own_pool = rc == JACLIP_OK;
         }
     }
+    if (!rc) rc = model_lin_build(m, err);
     free(wpath);
     free(tpath);
     if (rc) {

@@ -79,18 +79,24 @@ struct jaclip_model {
     jaclip_tokenizer *tok;
     jaclip_pool *pool;
     bool own_pool;
-    struct model_q8 *q8; /* int8 weights (quant.c); NULL: fp32 */
+    struct model_lin *lin; /* prepared Linear weights (linear.c): fp32 packed or int8 */
     /* Tests only: run the last block/layer of both towers over every token instead of the
      * class tokens alone (eva_last_block_forward, bert_last_layer_forward). Off by default. */
     bool full_last_layer;
 };
 
-/* quant.c: out (M,N) = inp (M,K) · wᵀ + bias through the int8 copy of w when the model is
- * in int8 mode and w has one, else the fp32 GEMM. */
+/* linear.c: out (M,N) = inp (M,K) · wᵀ + bias through the prepared copy of w (packed fp32,
+ * or int8 in int8 mode) when it has one, else matmul_forward. */
 void model_linear(jaclip_model *m, float *out, const float *inp, const float *w, const float *bias, int M, int K,
                   int N);
-jaclip_status model_q8_build(jaclip_model *m, jaclip_err *err);
-void model_q8_free(jaclip_model *m);
+/* outs[p] = inp · ws[p]ᵀ + biases[p] for weights that read the same input (q/k/v, fc1 gate and
+ * value), as one fused product when they were packed as a group, else one by one; the
+ * results are the same bit for bit either way. */
+void model_linear_parts(jaclip_model *m, float *const *outs, const float *inp, const float *const *ws,
+                        const float *const *biases, int parts, int M, int K, int N);
+/* Packs (fp32) the transformer blocks' Linear weights; called once at load. */
+jaclip_status model_lin_build(jaclip_model *m, jaclip_err *err);
+void model_lin_free(jaclip_model *m);
 
 /* Binds every tensor the configuration needs (exact shapes) to m->vis / m->txt. */
 jaclip_status model_bind_weights(jaclip_model *m, jaclip_err *err);

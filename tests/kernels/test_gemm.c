@@ -93,6 +93,107 @@ static void test_batch_invariance(jaclip_pool *pool)
     free(a), free(w), free(b), free(full), free(part);
 }
 
+/* The contract of matmul_forward: every element is the sequential fused-multiply-add chain
+ * over k, then + bias, bit for bit, at every level, with and without packing in advance,
+ * across k slices (K > 256), edge rows and edge channels. */
+static void test_fma_chain(jaclip_pool *pool)
+{
+    static const int shapes[][3] = {{1, 5, 1}, {7, 300, 17}, {13, 513, 40}, {100, 768, 97}, {6, 1030, 33}};
+    int diff = 0, pdiff = 0;
+    for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
+        int M = shapes[s][0], K = shapes[s][1], N = shapes[s][2];
+        float *a = malloc(sizeof(float) * M * K), *w = malloc(sizeof(float) * N * K), *b = malloc(sizeof(float) * N);
+        float *c = malloc(sizeof(float) * M * N), *c2 = malloc(sizeof(float) * M * N);
+        fill(a, (size_t)M * K), fill(w, (size_t)N * K), fill(b, N);
+        const float *bias = s % 2 ? b : NULL;
+        matmul_forward(pool, c, a, w, bias, M, K, N);
+        gemm_pw pw;
+        if (!gemm_pack_w(pool, &pw, w, N, K)) {
+            CHECK(0, "out of memory packing W");
+            return;
+        }
+        matmul_packed_forward(pool, c2, a, &pw, bias, M);
+        gemm_pw_free(&pw);
+        pdiff += memcmp(c, c2, sizeof(float) * M * N) != 0;
+        for (int i = 0; i < M; i++)
+            for (int j = 0; j < N; j++) {
+                float acc = 0;
+                for (int k = 0; k < K; k++) acc = fmaf(a[(size_t)i * K + k], w[(size_t)j * K + k], acc);
+                if (bias) acc += bias[j];
+                diff += memcmp(&acc, &c[(size_t)i * N + j], sizeof acc) != 0;
+            }
+        free(a), free(w), free(b), free(c), free(c2);
+    }
+    CHECK(diff == 0, "%d elements differ from the sequential fma chain (%s)", diff, gemm_kernel_name());
+    CHECK(pdiff == 0, "%d shapes: matmul_packed_forward differs from matmul_forward (%s)", pdiff, gemm_kernel_name());
+}
+
+/* Fused weights (q/k/v): one packed product, one output per part, each bit-identical to its
+ * own matmul_forward. */
+static void test_parts(jaclip_pool *pool)
+{
+    static const int shapes[][2] = {{1, 64}, {17, 96}, {100, 64}};
+    int diff = 0;
+    for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
+        int M = shapes[s][0], N = shapes[s][1], K = 300;
+        float *a = malloc(sizeof(float) * M * K), *w[3], *b[3], *o[3], *r = malloc(sizeof(float) * M * N);
+        fill(a, (size_t)M * K);
+        for (int p = 0; p < 3; p++) {
+            w[p] = malloc(sizeof(float) * N * K), b[p] = malloc(sizeof(float) * N), o[p] = malloc(sizeof(float) * M * N);
+            fill(w[p], (size_t)N * K), fill(b[p], N);
+        }
+        const float *ws[3] = {w[0], w[1], w[2]}, *bs[3] = {b[0], NULL, b[2]};
+        gemm_pw pw;
+        if (!gemm_pack_w_parts(pool, &pw, ws, 3, N, K)) {
+            CHECK(0, "gemm_pack_w_parts refused N=%d", N);
+            return;
+        }
+        matmul_packed_forward_parts(pool, o, a, &pw, bs, M);
+        for (int p = 0; p < 3; p++) {
+            matmul_forward(pool, r, a, w[p], bs[p], M, K, N);
+            diff += memcmp(r, o[p], sizeof(float) * M * N) != 0;
+            free(w[p]), free(b[p]), free(o[p]);
+        }
+        gemm_pw_free(&pw);
+        free(a), free(r);
+    }
+    CHECK(diff == 0, "%d fused parts differ from their own product (%s)", diff, gemm_kernel_name());
+    gemm_pw bad;
+    const float *one[2] = {NULL, NULL};
+    CHECK(!gemm_pack_w_parts(pool, &bad, one, 2, 20, 8), "parts of 20 channels must be refused");
+}
+
+/* fp16-stored weights: each element is the fma chain over k of inp · fp16(w), bit for bit. */
+static void test_f16(jaclip_pool *pool)
+{
+    static const int shapes[][3] = {{1, 300, 17}, {17, 768, 64}, {50, 513, 40}};
+    int diff = 0;
+    for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
+        int M = shapes[s][0], K = shapes[s][1], N = shapes[s][2];
+        float *a = malloc(sizeof(float) * M * K), *w = malloc(sizeof(float) * N * K), *b = malloc(sizeof(float) * N);
+        float *c = malloc(sizeof(float) * M * N);
+        fill(a, (size_t)M * K), fill(w, (size_t)N * K), fill(b, N);
+        const float *ws[1] = {w};
+        gemm_pw pw;
+        if (!gemm_pack_w_parts_f16(pool, &pw, ws, 1, N, K)) {
+            CHECK(0, "out of memory packing fp16 W");
+            return;
+        }
+        matmul_packed_forward(pool, c, a, &pw, b, M);
+        gemm_pw_free(&pw);
+        for (int i = 0; i < M; i++)
+            for (int j = 0; j < N; j++) {
+                float acc = 0;
+                for (int k = 0; k < K; k++)
+                    acc = fmaf(a[(size_t)i * K + k], jc_f16_to_f32(jc_f32_to_f16(w[(size_t)j * K + k])), acc);
+                acc += b[j];
+                diff += memcmp(&acc, &c[(size_t)i * N + j], sizeof acc) != 0;
+            }
+        free(a), free(w), free(b), free(c);
+    }
+    CHECK(diff == 0, "fp16 weights: %d elements differ from the fma chain of fp16(w) (%s)", diff, gemm_kernel_name());
+}
+
 static void test_gemm_dot(void)
 {
     int M = 11, N = 9, K = 37, lda = 50, ldw = 41, ldc = 13;
@@ -287,6 +388,12 @@ int main(int argc, char **argv)
     test_matmul(NULL);
     test_matmul(pool);
     test_batch_invariance(pool);
+    test_fma_chain(pool);
+    test_fma_chain(NULL);
+    test_parts(pool);
+    test_parts(NULL);
+    test_f16(pool);
+    test_f16(NULL);
     test_gemm_dot();
     test_int8(pool);
     test_attention(pool);

@@ -2,10 +2,10 @@
  * test_clslast.c — the class-token-only last layer of both towers (vision.c
  * eva_last_block_forward, text.c bert_last_layer_forward) on the small golden model:
  *  - its features equal those of the full last layer (m->full_last_layer, every token run
- *    through it) within 1e-5 of the features' scale, in fp32 and in int8 mode;
+ *    through it) within 1e-5 of the features' scale, in fp32, fp16 and int8 mode;
  *  - it really skips the work: the GEMM FLOPs that the kernel profiler counts drop by
  *    exactly (tokens - class tokens) x the per-token cost of q, the projection and the MLP;
- *  - a feature still never depends on the rest of the batch (bit for bit), in both modes,
+ * *  - a feature still never depends on the rest of the batch (bit for bit), in every mode,
  *    for images (alone vs in a batch of 7) and texts (alone vs in a batch of 24).
  * The agreement with PyTorch itself is test_golden's job.
  */
@@ -106,8 +106,9 @@ int main(void)
                100 * (f[3] - f[2]) / f[3]);
     }
 
-    for (int mode = 0; mode < 2; mode++) {
-        const char *dt = mode ? "int8" : "fp32";
+    static const char *dtypes[] = {"fp32", "fp16", "int8"};
+    for (int mode = 0; mode < 3; mode++) {
+        const char *dt = dtypes[mode];
         REQUIRE(jaclip_model_set_dtype(m, dt, &err) == JACLIP_OK, "set dtype %s: %s", dt, err.msg);
         char what[64];
         /* pruned vs full */

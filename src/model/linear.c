@@ -1,0 +1,261 @@
+/*
+ * linear.c — the model's Linear layers as the forward code sees them: model_linear(w, ...)
+ * looks up the prepared copy of the weight w and runs the right GEMM.
+ *
+ * fp32 (default): every Linear weight of the transformer blocks of both towers (EVA02
+ * q/k/v/proj/fc1_g/fc1_x/fc2, BERT query/key/value/attention-output/intermediate/output) is
+ * packed once at load into the GEMM's panel layout (kernels/gemm.h gemm_pack_w), so no
+ * forward pays for packing and the weights stream contiguously; the pages of the mapped
+ * file that held them are then given back (madvise DONTNEED: they are file-backed and
+ * re-read on demand), so resident memory stays about one copy of the weights. Results are
+ * bit-identical to matmul_forward on the unpacked weights.
+ *
+ * fp16 (jaclip_model_set_dtype "fp16"): the same packed copies with the weights rounded to
+ * fp16 and stored as fp16, widened exactly in the GEMM (F16C): half the bytes for the
+ * memory-bound batch-1 text; products, sums and everything else stay fp32.
+ *
+ * int8 (issue 5, quantize at load, jaclip_model_set_dtype "int8"): the same weights are
+ * quantized per output channel (symmetric int8, gemm_q8) and multiplied with the int8
+ * GEMM, activations quantized per token; their fp32 packed copies are dropped. The
+ * accuracy-sensitive parts stay fp32: patch embedding, LayerNorms, softmax and attention
+ * products, RoPE, GELU/SwiGLU, and the final projections (necks).
+ * Entries are keyed by the fp32 weight pointer, so the forward code keeps one shape.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "kernels/gemm.h"
+#include "model/model.h"
+
+typedef struct lin_entry {
+    const float *w;
+    int N, K;
+    gemm_pw pw; /* fp32 packed (pw.p NULL when absent); a view into a group's fused copy when view */
+    bool view;
+    gemm_q8 q;  /* int8 (q.q NULL when absent) */
+} lin_entry;
+
+/* Weights that read the same input, packed as one product (EVA02 and BERT q/k/v, EVA02
+ * fc1 gate/value): one pass over the packed input, one pool dispatch instead of 2-3. The
+ * members' entries are views of their part of the fused copy (no second copy). */
+typedef struct lin_group {
+    const float *w[GEMM_MAX_PARTS];
+    int parts, N, K;
+    gemm_pw fused;
+} lin_group;
+
+struct model_lin {
+    lin_entry *e;
+    int n, cap;
+    lin_group *g;
+    int ng, gcap;
+    int mode;   /* LIN_FP32, LIN_FP16 or LIN_INT8 */
+    int packed; /* the precision of the packed copies that exist: LIN_FP32 or LIN_FP16 */
+};
+
+enum { LIN_FP32, LIN_FP16, LIN_INT8 };
+
+static int cmp_entry(const void *a, const void *b)
+{
+    const float *x = ((const lin_entry *)a)->w, *y = ((const lin_entry *)b)->w;
+    return x < y ? -1 : x > y;
+}
+
+static lin_entry *find(const struct model_lin *t, const float *w)
+{
+    int lo = 0, hi = t->n - 1;
+    while (lo <= hi) {
+        int mid = (lo + hi) / 2;
+        if (t->e[mid].w == w) return &t->e[mid];
+        if (t->e[mid].w < w) lo = mid + 1;
+        else hi = mid - 1;
+    }
+    return NULL;
+}
+
+static void drop_fp32(struct model_lin *t)
+{
+    for (int i = 0; i < t->n; i++) {
+        if (!t->e[i].view) gemm_pw_free(&t->e[i].pw);
+        memset(&t->e[i].pw, 0, sizeof t->e[i].pw);
+        t->e[i].view = false;
+    }
+    for (int i = 0; i < t->ng; i++) gemm_pw_free(&t->g[i].fused);
+}
+
+void model_lin_free(jaclip_model *m)
+{
+    if (!m->lin) return;
+    drop_fp32(m->lin);
+    for (int i = 0; i < m->lin->n; i++) gemm_q8_free(&m->lin->e[i].q);
+    free(m->lin->e);
+    free(m->lin->g);
+    free(m->lin);
+    m->lin = NULL;
+}
+
+static bool add_group(struct model_lin *t, int parts, int N, int K, const float *a, const float *b, const float *c)
+{
+    if (t->ng == t->gcap) {
+        int cap = t->gcap ? 2 * t->gcap : 64;
+        lin_group *g = realloc(t->g, (size_t)cap * sizeof *g);
+        if (!g) return false;
+        t->g = g, t->gcap = cap;
+    }
+    lin_group *g = &t->g[t->ng++];
+    memset(g, 0, sizeof *g);
+    g->parts = parts, g->N = N, g->K = K;
+    g->w[0] = a, g->w[1] = b, g->w[2] = c;
+    return true;
+}
+
+static bool add(struct model_lin *t, const float *w, int N, int K)
+{
+    if (t->n == t->cap) {
+        int cap = t->cap ? 2 * t->cap : 256;
+        lin_entry *e = realloc(t->e, (size_t)cap * sizeof *e);
+        if (!e) return false;
+        t->e = e, t->cap = cap;
+    }
+    lin_entry *e = &t->e[t->n++];
+    memset(e, 0, sizeof *e);
+    e->w = w, e->N = N, e->K = K;
+    return true;
+}
+
+/* Gives the whole pages of w that lie in the mapped weight file back to the kernel. */
+static void release_pages(const jaclip_model *m, const float *w, size_t n)
+{
+    const uint8_t *b = (const uint8_t *)w, *e = b + n * sizeof(float);
+    const uint8_t *mb = m->st.map.data, *me = mb + m->st.map.size;
+    if (!mb || b < mb || e > me) return; /* converted (F16/BF16) tensors live in malloc'ed memory */
+    uintptr_t ps = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t lo = ((uintptr_t)b + ps - 1) / ps * ps, hi = (uintptr_t)e / ps * ps;
+    if (hi > lo) madvise((void *)lo, hi - lo, MADV_DONTNEED);
+}
+
+/* Brings every entry to the current mode: int8 -> q8 copies, fp32 -> packed copies (groups
+ * fused, their members views of it). */
+static bool prepare(jaclip_model *m)
+{
+    struct model_lin *t = m->lin;
+    bool int8 = t->mode == LIN_INT8, half = t->mode == LIN_FP16;
+    if (int8 || t->packed != t->mode) drop_fp32(t);
+    if (!int8) t->packed = t->mode;
+    for (int i = 0; !int8 && i < t->ng; i++) {
+        lin_group *g = &t->g[i];
+        if (g->fused.p || g->fused.h) continue;
+        bool ok = half ? gemm_pack_w_parts_f16(m->pool, &g->fused, g->w, g->parts, g->N, g->K)
+                       : gemm_pack_w_parts(m->pool, &g->fused, g->w, g->parts, g->N, g->K);
+        if (!ok) continue; /* the members pack alone */
+        for (int p = 0; p < g->parts; p++) {
+            lin_entry *e = find(t, g->w[p]);
+            if (!e) continue;
+            if (!e->view) gemm_pw_free(&e->pw);
+            size_t off = (size_t)p * g->N * g->K;
+            e->pw = (gemm_pw){.N = g->N, .K = g->K, .parts = 1, .p = half ? NULL : g->fused.p + off,
+                              .h = half ? g->fused.h + off : NULL};
+            e->view = true;
+        }
+    }
+    for (int i = 0; i < t->n; i++) {
+        lin_entry *e = &t->e[i];
+        if (int8) {
+            if (!e->q.q && !gemm_q8_quantize(m->pool, &e->q, e->w, e->N, e->K)) return false;
+        } else {
+            if (!e->pw.p && !e->pw.h &&
+                !(half ? gemm_pack_w_parts_f16(m->pool, &e->pw, &e->w, 1, e->N, e->K)
+                       : gemm_pack_w(m->pool, &e->pw, e->w, e->N, e->K)))
+                return false;
+            gemm_q8_free(&e->q);
+        }
+        release_pages(m, e->w, (size_t)e->N * e->K);
+    }
+    return true;
+}
+
+jaclip_status model_lin_build(jaclip_model *m, jaclip_err *err)
+{
+    if (m->lin) return JACLIP_OK;
+    struct model_lin *t = jc_calloc(1, sizeof *t);
+    if (!t) return jc_err(err, JACLIP_ERR_NOMEM, "out of memory for the packed weights");
+    m->lin = t;
+    const jc_vision_config *vc = &m->cfg.vision;
+    const jc_text_config *tc = &m->cfg.text;
+    int D = vc->embed_dim, F = vc->mlp_hidden, H = tc->hidden_size, I = tc->intermediate_size;
+    bool ok = true;
+    for (int l = 0; ok && l < vc->depth; l++) {
+        const eva_block_w *b = &m->vis.blocks[l];
+        ok = add(t, b->q_w, D, D) && add(t, b->k_w, D, D) && add(t, b->v_w, D, D) && add(t, b->proj_w, D, D) &&
+             add(t, b->fc1_g_w, F, D) && add(t, b->fc1_x_w, F, D) && add(t, b->fc2_w, D, F);
+        if (ok && D % 32 == 0) ok = add_group(t, 3, D, D, b->q_w, b->k_w, b->v_w);
+        if (ok && F % 32 == 0) ok = add_group(t, 2, F, D, b->fc1_g_w, b->fc1_x_w, NULL);
+    }
+    for (int l = 0; ok && l < tc->num_hidden_layers; l++) {
+        const bert_layer_w *b = &m->txt.layers[l];
+        ok = add(t, b->q_w, H, H) && add(t, b->k_w, H, H) && add(t, b->v_w, H, H) && add(t, b->ao_w, H, H) &&
+             add(t, b->inter_w, I, H) && add(t, b->out_w, H, I);
+        if (ok && H % 32 == 0) ok = add_group(t, 3, H, H, b->q_w, b->k_w, b->v_w);
+    }
+    if (ok) {
+        qsort(t->e, (size_t)t->n, sizeof *t->e, cmp_entry);
+        ok = prepare(m);
+    }
+    if (!ok) {
+        model_lin_free(m);
+        return jc_err(err, JACLIP_ERR_NOMEM, "out of memory for the packed weights");
+    }
+    return JACLIP_OK;
+}
+
+void model_linear(jaclip_model *m, float *out, const float *inp, const float *w, const float *bias, int M, int K, int N)
+{
+    const lin_entry *e = m->lin ? find(m->lin, w) : NULL;
+    if (e && e->q.q) matmul_q8_forward(m->pool, out, inp, &e->q, bias, M);
+    else if (e && (e->pw.p || e->pw.h)) matmul_packed_forward(m->pool, out, inp, &e->pw, bias, M);
+    else matmul_forward(m->pool, out, inp, w, bias, M, K, N);
+}
+
+void model_linear_parts(jaclip_model *m, float *const *outs, const float *inp, const float *const *ws,
+                        const float *const *biases, int parts, int M, int K, int N)
+{
+    for (int i = 0; m->lin && i < m->lin->ng; i++) { /* few groups (36): a scan is cheap next to a GEMM */
+        const lin_group *g = &m->lin->g[i];
+        if (g->w[0] != ws[0] || !(g->fused.p || g->fused.h) || g->parts != parts) continue;
+        bool same = true;
+        for (int p = 1; p < parts; p++) same = same && g->w[p] == ws[p];
+        if (same) {
+            matmul_packed_forward_parts(m->pool, outs, inp, &g->fused, biases, M);
+            return;
+        }
+    }
+    for (int p = 0; p < parts; p++) model_linear(m, outs[p], inp, ws[p], biases[p], M, K, N);
+}
+
+jaclip_status jaclip_model_set_dtype(jaclip_model *m, const char *dtype, jaclip_err *err)
+{
+    if (!m || !dtype) return jc_err(err, JACLIP_ERR_ARG, "jaclip_model_set_dtype: bad arguments");
+    int mode;
+    if (strcmp(dtype, "fp32") == 0) mode = LIN_FP32;
+    else if (strcmp(dtype, "fp16") == 0) mode = LIN_FP16;
+    else if (strcmp(dtype, "int8") == 0) mode = LIN_INT8;
+    else return jc_err(err, JACLIP_ERR_ARG, "unknown --dtype '%s' (expected fp32, fp16 or int8)", dtype);
+    jaclip_status rc = model_lin_build(m, err);
+    if (rc) return rc;
+    if (m->lin->mode == mode) return JACLIP_OK;
+    m->lin->mode = mode;
+    if (!prepare(m)) {
+        /* some entries are in the new mode, some in none: model_linear falls back to
+         * matmul_forward for those, so results stay right; report the memory shortage */
+        return jc_err(err, JACLIP_ERR_NOMEM, "out of memory for the %s weights", dtype);
+    }
+    return JACLIP_OK;
+}
+
+const char *jaclip_model_dtype(const jaclip_model *m)
+{
+    if (!m || !m->lin) return "fp32";
+    return m->lin->mode == LIN_INT8 ? "int8" : m->lin->mode == LIN_FP16 ? "fp16" : "fp32";
+}
