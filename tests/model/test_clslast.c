@@ -5,7 +5,7 @@
  *    through it) within 1e-5 of the features' scale, in fp32, fp16 and int8 mode;
  *  - it really skips the work: the GEMM FLOPs that the kernel profiler counts drop by
  *    exactly (tokens - class tokens) x the per-token cost of q, the projection and the MLP;
- * *  - a feature still never depends on the rest of the batch (bit for bit), in every mode,
+ *  - a feature still never depends on the rest of the batch (bit for bit), in every mode,
  *    for images (alone vs in a batch of 7) and texts (alone vs in a batch of 24).
  * The agreement with PyTorch itself is test_golden's job.
  */
