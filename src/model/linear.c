@@ -221,13 +221,20 @@ void model_linear(jaclip_model *m, float *out, const float *inp, const float *w,
 void model_linear_parts(jaclip_model *m, float *const *outs, const float *inp, const float *const *ws,
                         const float *const *biases, int parts, int M, int K, int N)
 {
-    for (int i = 0; m->lin && i < m->lin->ng; i++) { /* few groups (36): a scan is cheap next to a GEMM */
+    /* a run of consecutive members of a fused group (q/k/v, or k/v alone in the class-token-only
+     * last layers) is one product over a view of the fused copy; few groups (36): a scan is
+     * cheap next to a GEMM */
+    for (int i = 0; m->lin && i < m->lin->ng; i++) {
         const lin_group *g = &m->lin->g[i];
-        if (g->w[0] != ws[0] || !(g->fused.p || g->fused.h) || g->parts != parts) continue;
-        bool same = true;
-        for (int p = 1; p < parts; p++) same = same && g->w[p] == ws[p];
-        if (same) {
-            matmul_packed_forward_parts(m->pool, outs, inp, &g->fused, biases, M);
+        if (!(g->fused.p || g->fused.h) || g->N != N || g->K != K) continue;
+        for (int s0 = 0; s0 + parts <= g->parts; s0++) {
+            bool same = true;
+            for (int p = 0; p < parts; p++) same = same && g->w[s0 + p] == ws[p];
+            if (!same) continue;
+            size_t off = (size_t)s0 * g->N * g->K;
+            gemm_pw v = {.N = N * parts, .K = K, .parts = parts, .p = g->fused.p ? g->fused.p + off : NULL,
+                         .h = g->fused.h ? g->fused.h + off : NULL};
+            matmul_packed_forward_parts(m->pool, outs, inp, &v, biases, M);
             return;
         }
     }

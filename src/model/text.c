@@ -24,9 +24,11 @@ void bert_layer_forward(jaclip_model *m, const bert_layer_w *w, bert_acts *a, fl
     jaclip_pool *P = m->pool;
     int T = a->T, D = c->hidden_size, I = c->intermediate_size, H = c->num_attention_heads, hd = D / H;
     float eps = (float)c->layer_norm_eps;
-    model_linear(m, a->q, x, w->q_w, w->q_b, T, D, D);
-    model_linear(m, a->k, x, w->k_w, w->k_b, T, D, D);
-    model_linear(m, a->v, x, w->v_w, w->v_b, T, D, D);
+    {
+        float *outs[3] = {a->q, a->k, a->v};
+        const float *ws[3] = {w->q_w, w->k_w, w->v_w}, *bs[3] = {w->q_b, w->k_b, w->v_b};
+        model_linear_parts(m, outs, x, ws, bs, 3, T, D, D);
+    }
     attention_forward(P, a->att, a->q, a->k, a->v, seg, n_seg, H, hd, 1.0f / sqrtf((float)hd), a->scores, max_len);
     model_linear(m, a->proj, a->att, w->ao_w, w->ao_b, T, D, D);
     residual_forward(x, a->proj, (size_t)T * D);
@@ -50,8 +52,11 @@ static void bert_last_layer_forward(jaclip_model *m, const bert_layer_w *w, bert
     int T = a->T, D = c->hidden_size, I = c->intermediate_size, H = c->num_attention_heads, hd = D / H;
     float eps = (float)c->layer_norm_eps;
     size_t nd = (size_t)n_seg * D;
-    model_linear(m, a->k, x, w->k_w, w->k_b, T, D, D);
-    model_linear(m, a->v, x, w->v_w, w->v_b, T, D, D);
+    {
+        float *outs[2] = {a->k, a->v};
+        const float *ws[2] = {w->k_w, w->v_w}, *bs[2] = {w->k_b, w->v_b};
+        model_linear_parts(m, outs, x, ws, bs, 2, T, D, D);
+    }
     float *xc = a->att; /* (n_seg, D) class rows */
     for (int s = 0; s < n_seg; s++) memcpy(xc + (size_t)s * D, x + (size_t)seg[s] * D, (size_t)D * sizeof(float));
     model_linear(m, a->q, xc, w->q_w, w->q_b, n_seg, D, D);

@@ -26,9 +26,11 @@ void eva_block_forward(jaclip_model *m, const eva_block_w *w, eva_acts *a, float
     float eps = (float)c->norm_eps;
 
     layernorm_forward(P, a->h, x, w->norm1_w, w->norm1_b, T, D, eps);
-    model_linear(m, a->q, a->h, w->q_w, w->q_b, T, D, D);
-    model_linear(m, a->k, a->h, w->k_w, NULL, T, D, D);
-    model_linear(m, a->v, a->h, w->v_w, w->v_b, T, D, D);
+    {
+        float *outs[3] = {a->q, a->k, a->v};
+        const float *ws[3] = {w->q_w, w->k_w, w->v_w}, *bs[3] = {w->q_b, NULL, w->v_b};
+        model_linear_parts(m, outs, a->h, ws, bs, 3, T, D, D);
+    }
     for (int b = 0; b < B; b++) { /* the class token (row 0 of each image) is not rotated */
         rope_forward(a->q, D, hd, seg[b] + 1, n1 - 1, m->rope_sin, m->rope_cos);
         rope_forward(a->k, D, hd, seg[b] + 1, n1 - 1, m->rope_sin, m->rope_cos);
@@ -39,8 +41,11 @@ void eva_block_forward(jaclip_model *m, const eva_block_w *w, eva_acts *a, float
     residual_forward(x, a->proj, (size_t)T * D);
 
     layernorm_forward(P, a->h, x, w->norm2_w, w->norm2_b, T, D, eps);
-    model_linear(m, a->g, a->h, w->fc1_g_w, w->fc1_g_b, T, D, F);
-    model_linear(m, a->u, a->h, w->fc1_x_w, w->fc1_x_b, T, D, F);
+    {
+        float *outs[2] = {a->g, a->u};
+        const float *ws[2] = {w->fc1_g_w, w->fc1_x_w}, *bs[2] = {w->fc1_g_b, w->fc1_x_b};
+        model_linear_parts(m, outs, a->h, ws, bs, 2, T, D, F);
+    }
     swiglu_forward(P, a->g, a->g, a->u, (size_t)T * F);
     layernorm_forward(P, a->g, a->g, w->mlp_norm_w, w->mlp_norm_b, T, F, eps);
     model_linear(m, a->proj, a->g, w->fc2_w, w->fc2_b, T, F, D);
@@ -61,8 +66,11 @@ static void eva_last_block_forward(jaclip_model *m, const eva_block_w *w, eva_ac
     size_t BD = (size_t)B * D;
 
     layernorm_forward(P, a->h, x, w->norm1_w, w->norm1_b, T, D, eps);
-    model_linear(m, a->k, a->h, w->k_w, NULL, T, D, D);
-    model_linear(m, a->v, a->h, w->v_w, w->v_b, T, D, D);
+    {
+        float *outs[2] = {a->k, a->v};
+        const float *ws[2] = {w->k_w, w->v_w}, *bs[2] = {NULL, w->v_b};
+        model_linear_parts(m, outs, a->h, ws, bs, 2, T, D, D);
+    }
     for (int b = 0; b < B; b++) rope_forward(a->k, D, hd, seg[b] + 1, n1 - 1, m->rope_sin, m->rope_cos);
     /* compact (B,D) class rows: normed input in proj, then q; x's class rows in xc, behind
      * the attention output in att (T = B * (1 + grid²) >= 2B) */
@@ -78,8 +86,11 @@ static void eva_last_block_forward(jaclip_model *m, const eva_block_w *w, eva_ac
     residual_forward(xc, a->proj, BD);
 
     layernorm_forward(P, a->h, xc, w->norm2_w, w->norm2_b, B, D, eps);
-    model_linear(m, a->g, a->h, w->fc1_g_w, w->fc1_g_b, B, D, F);
-    model_linear(m, a->u, a->h, w->fc1_x_w, w->fc1_x_b, B, D, F);
+    {
+        float *outs[2] = {a->g, a->u};
+        const float *ws[2] = {w->fc1_g_w, w->fc1_x_w}, *bs[2] = {w->fc1_g_b, w->fc1_x_b};
+        model_linear_parts(m, outs, a->h, ws, bs, 2, B, D, F);
+    }
     swiglu_forward(P, a->g, a->g, a->u, (size_t)B * F);
     layernorm_forward(P, a->g, a->g, w->mlp_norm_w, w->mlp_norm_b, B, F, eps);
     model_linear(m, a->proj, a->g, w->fc2_w, w->fc2_b, B, F, D);
