@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# blas.sh — the GEMM table of bench/README.md: jaclip's matmul_forward vs OpenBLAS, BLIS and
+# blas.sh — the GEMM table of bench/README.md: jaclip's matmul_forward (packing W per call)
+# and matmul_packed_forward (W packed once, as the models do at load) vs OpenBLAS, BLIS and
 # oneDNN (Debian packages libopenblas-dev, libblis-dev, libdnnl-dev) on the model's shapes,
 # 1 and 2 threads, libraries interleaved per round so that machine load hits all alike.
 # usage: bench/blas.sh [ROUNDS] [RUNS]     (needs build/bench_blas)
@@ -13,6 +14,7 @@ echo "# $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), load $(cut
 for r in $(seq 1 "$ROUNDS"); do
   for t in 1 2; do
     "$B" jaclip "$t" "$RUNS"
+    "$B" jaclip-packed "$t" "$RUNS"
     env ${CT:+OPENBLAS_CORETYPE=$CT} OPENBLAS_NUM_THREADS=$t "$B" openblas "$t" "$RUNS"
     BLIS_NUM_THREADS=$t "$B" blis "$t" "$RUNS"
     OMP_NUM_THREADS=$t "$B" onednn "$t" "$RUNS"

@@ -1127,7 +1127,7 @@ typedef struct {
     const int32_t *ap; /* grouped activation words */
     const float *ascale;
     const int32_t *azero;
-    int M, mc, nb, tiles_n;
+    int M, mc, nb, tiles_m, tiles_n;
 } q8p_job;
 
 static void q8p_task(void *ctx, int task, int thread)
@@ -1136,7 +1136,10 @@ static void q8p_task(void *ctx, int task, int thread)
     const q8p_job *j = ctx;
     const gemm_q8 *W = j->w;
     int N = W->N, K4 = W->Kp / 4;
-    int m0 = (task / j->tiles_n) * j->mc, n0 = (task % j->tiles_n) * j->nb;
+    /* tasks in groups of GM2 row tiles, column tile slowest inside a group (as mm_tile) */
+    int per_group = GM2 * j->tiles_n, grp = task / per_group, r = task % per_group;
+    int gm = j->tiles_m - grp * GM2 < GM2 ? j->tiles_m - grp * GM2 : GM2;
+    int m0 = (grp * GM2 + r % gm) * j->mc, n0 = (r / gm) * j->nb;
     int mb = j->M - m0 < j->mc ? j->M - m0 : j->mc, nb = N - n0 < j->nb ? N - n0 : j->nb;
     int gb = (mb + 5) / 6, pb = (nb + PW - 1) / PW;
     _Alignas(64) int32_t acc[(Q8P_MC + 6) * Q8P_NB];
@@ -1493,7 +1496,7 @@ void matmul_q8_forward(jaclip_pool *pool, float *out, const float *inp, const ge
         int tiles_m = (M + Q8P_MC - 1) / Q8P_MC, mc = ((M + tiles_m - 1) / tiles_m + 5) / 6 * 6, nbp = Q8P_NB;
         tiles_m = (M + mc - 1) / mc;
         while (nbp > 2 * PW && tiles_m * ((w->N + nbp - 1) / nbp) < 8 * threads) nbp -= 2 * PW;
-        q8p_job pj = {out, bias, w, ap, ascale, j.azero, M, mc, nbp, (w->N + nbp - 1) / nbp};
+        q8p_job pj = {out, bias, w, ap, ascale, j.azero, M, mc, nbp, tiles_m, (w->N + nbp - 1) / nbp};
         jc_pool_run(pool, tiles_m * pj.tiles_n, q8p_task, &pj);
     } else {
         jc_pool_run(pool, ((M + MB - 1) / MB) * j.tiles_n, q8_task, &j);
