@@ -237,6 +237,28 @@ void residual_forward(float *x, const float *y, size_t n)
     for (size_t i = 0; i < n; i++) x[i] += y[i];
 }
 
+typedef struct {
+    float *x;
+    const float *y;
+    size_t n;
+} res_job;
+
+static void res_task(void *ctx, int task, int thread)
+{
+    (void)thread;
+    const res_job *j = ctx;
+    size_t i0 = (size_t)task * 65536, i1 = i0 + 65536 < j->n ? i0 + 65536 : j->n;
+    residual_forward(j->x + i0, j->y + i0, i1 - i0); /* same adds, element by element */
+}
+
+void residual_forward_pool(jaclip_pool *pool, float *x, const float *y, size_t n)
+{
+    res_job j = {x, y, n};
+    double t0_ = kprof_enabled() ? jc_now() : 0;
+    jc_pool_run(n > 65536 ? pool : NULL, (int)((n + 65535) / 65536), res_task, &j);
+    if (t0_ > 0) kprof_add("residual, rope", jc_now() - t0_, 0);
+}
+
 void softmax_row(float *x, int n)
 {
 #ifdef JC_X86
@@ -278,18 +300,67 @@ void rope_table(float *sin_out, float *cos_out, int grid, int ref_h, int ref_w, 
         }
 }
 
+#ifdef JC_X86
+/* The scalar loop's arithmetic exactly (products then one add or subtract, no FMA): even
+ * lanes x0*c0 - x1*s0, odd lanes x1*c1 + x0*s1, with the pair swap done by a shuffle. */
+__attribute__((target("avx2,fma"))) static int rope_row_avx2(float *row, int C, int head_dim, const float *s,
+                                                              const float *c)
+{
+    if (head_dim % 8) return 0;
+    const __m256 neg_even = _mm256_castsi256_ps(_mm256_setr_epi32((int)0x80000000, 0, (int)0x80000000, 0,
+                                                                   (int)0x80000000, 0, (int)0x80000000, 0));
+    for (int h = 0; h < C; h += head_dim)
+        for (int m = 0; m < head_dim; m += 8) {
+            __m256 x = _mm256_loadu_ps(row + h + m), xs = _mm256_permute_ps(x, 0xB1);
+            __m256 a = _mm256_mul_ps(x, _mm256_loadu_ps(c + m)), b = _mm256_mul_ps(xs, _mm256_loadu_ps(s + m));
+            _mm256_storeu_ps(row + h + m, _mm256_add_ps(a, _mm256_xor_ps(b, neg_even)));
+        }
+    return 1;
+}
+#endif
+
+static void rope_row(float *row, int C, int head_dim, const float *s, const float *c)
+{
+#ifdef JC_X86
+    if (use_avx2() && rope_row_avx2(row, C, head_dim, s, c)) return;
+#endif
+    for (int h = 0; h < C; h += head_dim)
+        for (int m = 0; m < head_dim; m += 2) {
+            float x0 = row[h + m], x1 = row[h + m + 1];
+            row[h + m] = x0 * c[m] - x1 * s[m];
+            row[h + m + 1] = x1 * c[m + 1] + x0 * s[m + 1];
+        }
+}
+
 void rope_forward(float *x, int C, int head_dim, int first, int n_tokens, const float *sin_t, const float *cos_t)
 {
-    for (int t = 0; t < n_tokens; t++) {
-        float *row = x + (size_t)(first + t) * C;
-        const float *s = sin_t + (size_t)t * head_dim, *c = cos_t + (size_t)t * head_dim;
-        for (int h = 0; h < C; h += head_dim)
-            for (int m = 0; m < head_dim; m += 2) {
-                float x0 = row[h + m], x1 = row[h + m + 1];
-                row[h + m] = x0 * c[m] - x1 * s[m];
-                row[h + m + 1] = x1 * c[m + 1] + x0 * s[m + 1];
-            }
-    }
+    for (int t = 0; t < n_tokens; t++)
+        rope_row(x + (size_t)(first + t) * C, C, head_dim, sin_t + (size_t)t * head_dim, cos_t + (size_t)t * head_dim);
+}
+
+typedef struct {
+    float *x[2];
+    int nx, C, head_dim, n1;
+    const int *seg;
+    const float *sin_t, *cos_t;
+} rope_job;
+
+/* task: one (tensor, sequence) pair; token 0 of each sequence (the class token) is skipped */
+static void rope_task(void *ctx, int task, int thread)
+{
+    (void)thread;
+    const rope_job *j = ctx;
+    int b = task / j->nx;
+    rope_forward(j->x[task % j->nx], j->C, j->head_dim, j->seg[b] + 1, j->n1 - 1, j->sin_t, j->cos_t);
+}
+
+void rope_forward_seqs(jaclip_pool *pool, float *q, float *k, int C, int head_dim, const int *seg, int B, int n1,
+                       const float *sin_t, const float *cos_t)
+{
+    rope_job j = {{q ? q : k, k}, q ? 2 : 1, C, head_dim, n1, seg, sin_t, cos_t};
+    double t0_ = kprof_enabled() ? jc_now() : 0;
+    jc_pool_run(pool, B * j.nx, rope_task, &j);
+    if (t0_ > 0) kprof_add("residual, rope", jc_now() - t0_, 0);
 }
 
 typedef struct {

@@ -21,6 +21,8 @@ void swiglu_forward(jaclip_pool *pool, float *out, const float *g, const float *
 
 /* x (n) += y (n) */
 void residual_forward(float *x, const float *y, size_t n);
+/* The same adds split over the pool. */
+void residual_forward_pool(jaclip_pool *pool, float *x, const float *y, size_t n);
 
 /* In-place softmax of one row of n floats. */
 void softmax_row(float *x, int n);
@@ -33,6 +35,10 @@ void rope_table(float *sin_out, float *cos_out, int grid, int ref_h, int ref_w, 
  * starting at row `first` (the class token before it is left alone), same table per head:
  * out[2m] = x[2m]cos - x[2m+1]sin, out[2m+1] = x[2m+1]cos + x[2m]sin. */
 void rope_forward(float *x, int C, int head_dim, int first, int n_tokens, const float *sin_t, const float *cos_t);
+/* rope_forward on q and k (q may be NULL) for tokens 1..n1-1 of each of the B sequences
+ * starting at seg[b], split over the pool (the class token, row 0, is not rotated). */
+void rope_forward_seqs(jaclip_pool *pool, float *q, float *k, int C, int head_dim, const int *seg, int B, int n1,
+                       const float *sin_t, const float *cos_t);
 
 /* Multi-head self-attention over variable-length segments packed in one (T, C) matrix:
  * q, k, v (T,C) with C = H*hd, segment s covers rows seg[s]..seg[s+1]-1 and only attends

@@ -31,12 +31,12 @@ void bert_layer_forward(jaclip_model *m, const bert_layer_w *w, bert_acts *a, fl
     }
     attention_forward(P, a->att, a->q, a->k, a->v, seg, n_seg, H, hd, 1.0f / sqrtf((float)hd), a->scores, max_len);
     model_linear(m, a->proj, a->att, w->ao_w, w->ao_b, T, D, D);
-    residual_forward(x, a->proj, (size_t)T * D);
+    residual_forward_pool(P, x, a->proj, (size_t)T * D);
     layernorm_forward(P, x, x, w->ao_ln_w, w->ao_ln_b, T, D, eps);
     model_linear(m, a->inter, x, w->inter_w, w->inter_b, T, D, I);
     gelu_forward(P, a->inter, (size_t)T * I);
     model_linear(m, a->proj, a->inter, w->out_w, w->out_b, T, I, D);
-    residual_forward(x, a->proj, (size_t)T * D);
+    residual_forward_pool(P, x, a->proj, (size_t)T * D);
     layernorm_forward(P, x, x, w->out_ln_w, w->out_ln_b, T, D, eps);
 }
 

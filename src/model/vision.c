@@ -31,14 +31,12 @@ void eva_block_forward(jaclip_model *m, const eva_block_w *w, eva_acts *a, float
         const float *ws[3] = {w->q_w, w->k_w, w->v_w}, *bs[3] = {w->q_b, NULL, w->v_b};
         model_linear_parts(m, outs, a->h, ws, bs, 3, T, D, D);
     }
-    for (int b = 0; b < B; b++) { /* the class token (row 0 of each image) is not rotated */
-        rope_forward(a->q, D, hd, seg[b] + 1, n1 - 1, m->rope_sin, m->rope_cos);
-        rope_forward(a->k, D, hd, seg[b] + 1, n1 - 1, m->rope_sin, m->rope_cos);
-    }
+    /* the class token (row 0 of each image) is not rotated */
+    rope_forward_seqs(P, a->q, a->k, D, hd, seg, B, n1, m->rope_sin, m->rope_cos);
     attention_forward(P, a->att, a->q, a->k, a->v, seg, B, H, hd, 1.0f / sqrtf((float)hd), a->scores, n1);
     layernorm_forward(P, a->att, a->att, w->attn_norm_w, w->attn_norm_b, T, D, eps);
     model_linear(m, a->proj, a->att, w->proj_w, w->proj_b, T, D, D);
-    residual_forward(x, a->proj, (size_t)T * D);
+    residual_forward_pool(P, x, a->proj, (size_t)T * D);
 
     layernorm_forward(P, a->h, x, w->norm2_w, w->norm2_b, T, D, eps);
     {
@@ -49,7 +47,7 @@ void eva_block_forward(jaclip_model *m, const eva_block_w *w, eva_acts *a, float
     swiglu_forward(P, a->g, a->g, a->u, (size_t)T * F);
     layernorm_forward(P, a->g, a->g, w->mlp_norm_w, w->mlp_norm_b, T, F, eps);
     model_linear(m, a->proj, a->g, w->fc2_w, w->fc2_b, T, F, D);
-    residual_forward(x, a->proj, (size_t)T * D);
+    residual_forward_pool(P, x, a->proj, (size_t)T * D);
 }
 
 /* The last block for the class tokens only: x (T,D) in, and on return x's row seg[b] holds
@@ -71,7 +69,7 @@ static void eva_last_block_forward(jaclip_model *m, const eva_block_w *w, eva_ac
         const float *ws[2] = {w->k_w, w->v_w}, *bs[2] = {NULL, w->v_b};
         model_linear_parts(m, outs, a->h, ws, bs, 2, T, D, D);
     }
-    for (int b = 0; b < B; b++) rope_forward(a->k, D, hd, seg[b] + 1, n1 - 1, m->rope_sin, m->rope_cos);
+    rope_forward_seqs(P, NULL, a->k, D, hd, seg, B, n1, m->rope_sin, m->rope_cos);
     /* compact (B,D) class rows: normed input in proj, then q; x's class rows in xc, behind
      * the attention output in att (T = B * (1 + grid²) >= 2B) */
     float *hc = a->proj, *xc = a->att + BD;
