@@ -476,6 +476,28 @@ __attribute__((target("avx2,fma,f16c"))) static void to_f16_f16c(uint16_t *d, co
 }
 #endif
 
+#ifdef JC_X86
+__attribute__((target("avx2,fma,f16c"))) static void to_f32_f16c(float *d, const uint16_t *s, size_t n)
+{
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_store_ps(d + i, _mm256_cvtph_ps(_mm_load_si128((const __m128i *)(const void *)(s + i))));
+    for (; i < n; i++) d[i] = jc_f16_to_f32(s[i]);
+}
+#endif
+
+/* fp16 panel slice -> fp32 (both 32-byte aligned, as packed panels are) */
+static void to_f32(float *d, const uint16_t *s, size_t n)
+{
+#ifdef JC_X86
+    if (G.level >= LV_AVX2) {
+        to_f32_f16c(d, s, n);
+        return;
+    }
+#endif
+    for (size_t i = 0; i < n; i++) d[i] = jc_f16_to_f32(s[i]);
+}
+
 static void to_f16(uint16_t *d, const float *s, size_t n)
 {
 #ifdef JC_X86
@@ -779,6 +801,7 @@ static void mm_task(void *ctx, int task, int thread)
          * row groups work on one slice, ask for the next one, a share of its lines per group */
         int gb = (mb + 5) / 6;
         size_t esz = j->pwh ? sizeof(uint16_t) : sizeof(float);
+        _Alignas(64) float wide[KC2 * 2 * PW]; /* an fp16 slice widened (96 KB) */
         for (int n = n0; n < n0 + nb; n += step) {
             int nr = n0 + nb - n < step ? n0 + nb - n : step;
             const float *bias = BIAS(n);
@@ -790,6 +813,12 @@ static void mm_task(void *ctx, int task, int thread)
                 const uint16_t *bh = j->pwh ? j->pwh + bo : NULL;
                 const char *next = (const char *)(b ? (const void *)b : (const void *)bh) + (size_t)kc * PW * esz * (step / PW);
                 size_t lines = (size_t)kc * PW * esz * (step / PW) / 64;
+                size_t pst = ps;
+                if (bh && gb > 1) { /* widen the fp16 slice once for all row groups (exact) */
+                    for (int q = 0; q < step / PW && (q == 0 || nr > PW); q++)
+                        to_f32(wide + (size_t)q * kc * PW, bh + (size_t)q * ps, (size_t)kc * PW);
+                    b = wide, bh = NULL, pst = (size_t)kc * PW;
+                }
                 for (int g = 0; g < gb; g++) {
 #ifdef JC_X86
                     for (size_t l = lines * g / gb; l < lines * (g + 1) / gb; l++)
@@ -798,7 +827,7 @@ static void mm_task(void *ctx, int task, int thread)
                     (void)next, (void)lines;
 #endif
                     int i = m0 + 6 * g;
-                    mk_call(level, OUT(n) + (size_t)i * N, N, j->ap + ((size_t)(i / 6) * K + k0) * 6, b, bh, ps, kc,
+                    mk_call(level, OUT(n) + (size_t)i * N, N, j->ap + ((size_t)(i / 6) * K + k0) * 6, b, bh, pst, kc,
                             m0 + mb - i < 6 ? m0 + mb - i : 6, nr, bias, fl);
                 }
             }
