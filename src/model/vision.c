@@ -16,12 +16,29 @@
 #include "kernels/ops.h"
 #include "model/model.h"
 
+/* The MLP half of a block on `rows` rows of x, in place: x += fc2(LN(SwiGLU(fc1(LN(x))))). */
+static void eva_mlp_forward(jaclip_model *m, const eva_block_w *w, eva_acts *a, float *x, int rows)
+{
+    const jc_vision_config *c = &m->cfg.vision;
+    jaclip_pool *P = m->pool;
+    int D = c->embed_dim, F = c->mlp_hidden;
+    float eps = (float)c->norm_eps;
+    layernorm_forward(P, a->h, x, w->norm2_w, w->norm2_b, rows, D, eps);
+    float *outs[2] = {a->g, a->u};
+    const float *ws[2] = {w->fc1_g_w, w->fc1_x_w}, *bs[2] = {w->fc1_g_b, w->fc1_x_b};
+    model_linear_parts(m, outs, a->h, ws, bs, 2, rows, D, F);
+    swiglu_forward(P, a->g, a->g, a->u, (size_t)rows * F);
+    layernorm_forward(P, a->g, a->g, w->mlp_norm_w, w->mlp_norm_b, rows, F, eps);
+    model_linear(m, a->proj, a->g, w->fc2_w, w->fc2_b, rows, F, D);
+    residual_forward_pool(P, x, a->proj, (size_t)rows * D);
+}
+
 /* x (T,D) in place, T = B * (1 + grid²), seg[b] = b * (1 + grid²). */
 void eva_block_forward(jaclip_model *m, const eva_block_w *w, eva_acts *a, float *x, const int *seg, int B)
 {
     const jc_vision_config *c = &m->cfg.vision;
     jaclip_pool *P = m->pool;
-    int T = a->T, D = c->embed_dim, F = c->mlp_hidden, H = c->num_heads, hd = D / H;
+    int T = a->T, D = c->embed_dim, H = c->num_heads, hd = D / H;
     int n1 = seg[1] - seg[0];
     float eps = (float)c->norm_eps;
 
@@ -38,16 +55,7 @@ void eva_block_forward(jaclip_model *m, const eva_block_w *w, eva_acts *a, float
     model_linear(m, a->proj, a->att, w->proj_w, w->proj_b, T, D, D);
     residual_forward_pool(P, x, a->proj, (size_t)T * D);
 
-    layernorm_forward(P, a->h, x, w->norm2_w, w->norm2_b, T, D, eps);
-    {
-        float *outs[2] = {a->g, a->u};
-        const float *ws[2] = {w->fc1_g_w, w->fc1_x_w}, *bs[2] = {w->fc1_g_b, w->fc1_x_b};
-        model_linear_parts(m, outs, a->h, ws, bs, 2, T, D, F);
-    }
-    swiglu_forward(P, a->g, a->g, a->u, (size_t)T * F);
-    layernorm_forward(P, a->g, a->g, w->mlp_norm_w, w->mlp_norm_b, T, F, eps);
-    model_linear(m, a->proj, a->g, w->fc2_w, w->fc2_b, T, F, D);
-    residual_forward_pool(P, x, a->proj, (size_t)T * D);
+    eva_mlp_forward(m, w, a, x, T);
 }
 
 /* The last block for the class tokens only: x (T,D) in, and on return x's row seg[b] holds
@@ -58,7 +66,7 @@ static void eva_last_block_forward(jaclip_model *m, const eva_block_w *w, eva_ac
 {
     const jc_vision_config *c = &m->cfg.vision;
     jaclip_pool *P = m->pool;
-    int T = a->T, D = c->embed_dim, F = c->mlp_hidden, H = c->num_heads, hd = D / H;
+    int T = a->T, D = c->embed_dim, H = c->num_heads, hd = D / H;
     int n1 = seg[1] - seg[0];
     float eps = (float)c->norm_eps;
     size_t BD = (size_t)B * D;
@@ -83,16 +91,7 @@ static void eva_last_block_forward(jaclip_model *m, const eva_block_w *w, eva_ac
     model_linear(m, a->proj, a->att, w->proj_w, w->proj_b, B, D, D);
     residual_forward(xc, a->proj, BD);
 
-    layernorm_forward(P, a->h, xc, w->norm2_w, w->norm2_b, B, D, eps);
-    {
-        float *outs[2] = {a->g, a->u};
-        const float *ws[2] = {w->fc1_g_w, w->fc1_x_w}, *bs[2] = {w->fc1_g_b, w->fc1_x_b};
-        model_linear_parts(m, outs, a->h, ws, bs, 2, B, D, F);
-    }
-    swiglu_forward(P, a->g, a->g, a->u, (size_t)B * F);
-    layernorm_forward(P, a->g, a->g, w->mlp_norm_w, w->mlp_norm_b, B, F, eps);
-    model_linear(m, a->proj, a->g, w->fc2_w, w->fc2_b, B, F, D);
-    residual_forward(xc, a->proj, BD);
+    eva_mlp_forward(m, w, a, xc, B);
     for (int b = 0; b < B; b++) memcpy(x + (size_t)seg[b] * D, xc + (size_t)b * D, (size_t)D * sizeof(float));
 }
 
