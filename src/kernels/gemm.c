@@ -72,9 +72,8 @@ static bool self_check(void)
     return true;
 }
 
-static void gemm_init(void)
+static void gemm_init_once(void)
 {
-    if (__atomic_load_n(&G.init, __ATOMIC_ACQUIRE)) return;
     const char *force = getenv("JACLIP_GEMM");
     int level = LV_PORTABLE;
     bool vnni = false;
@@ -100,6 +99,16 @@ static void gemm_init(void)
     }
     __atomic_store_n(&G.init, 1, __ATOMIC_RELEASE);
 }
+
+/* Once per process, whichever thread gets here first; the others wait (the self-check
+ * switches G.level while it runs, so it must never race with a kernel call). */
+static pthread_once_t gemm_once = PTHREAD_ONCE_INIT;
+static void gemm_init(void)
+{
+    if (__atomic_load_n(&G.init, __ATOMIC_ACQUIRE)) return;
+    pthread_once(&gemm_once, gemm_init_once);
+}
+
 
 int gemm_level(void)
 {

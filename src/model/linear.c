@@ -4,8 +4,8 @@
  *
  * fp32 (default): every Linear weight of the transformer blocks of both towers (EVA02
  * q/k/v/proj/fc1_g/fc1_x/fc2, BERT query/key/value/attention-output/intermediate/output) is
- * packed once at load into the GEMM's panel layout (kernels/gemm.h gemm_pack_w), so no
- * forward pays for packing and the weights stream contiguously; the pages of the mapped
+ * packed into the GEMM's panel layout (kernels/gemm.h gemm_pack_w) once, when its tower is
+ * first used, so no forward pays for packing and the weights stream contiguously; the pages of the mapped
  * file that held them are then given back (madvise DONTNEED: they are file-backed and
  * re-read on demand), so resident memory stays about one copy of the weights. Results are
  * bit-identical to matmul_forward on the unpacked weights.
@@ -21,6 +21,8 @@
  * softmax and attention products, RoPE, GELU/SwiGLU, and the final projections (necks).
  * Entries are keyed by the fp32 weight pointer, so the forward code keeps one shape.
  */
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -35,6 +37,7 @@ typedef struct lin_entry {
     gemm_pw pw; /* fp32 packed (pw.p NULL when absent); a view into a group's fused copy when view */
     bool view;
     bool keep; /* stays fp32 in int8 mode */
+    int tower; /* 0 vision, 1 text */
     gemm_q8 q;  /* int8 (q.q NULL when absent) */
 } lin_entry;
 
@@ -43,7 +46,7 @@ typedef struct lin_entry {
  * members' entries are views of their part of the fused copy (no second copy). */
 typedef struct lin_group {
     const float *w[GEMM_MAX_PARTS];
-    int parts, N, K;
+    int parts, N, K, tower;
     gemm_pw fused;
 } lin_group;
 
@@ -52,8 +55,10 @@ struct model_lin {
     int n, cap;
     lin_group *g;
     int ng, gcap;
-    int mode;   /* LIN_FP32, LIN_FP16 or LIN_INT8 */
-    int packed; /* the precision of the packed copies that exist: LIN_FP32 or LIN_FP16 */
+    int mode;          /* LIN_FP32, LIN_FP16 or LIN_INT8 */
+    int packed[2];     /* per tower: the precision of the packed copies that exist */
+    _Atomic int ready[2]; /* per tower: the mode its copies were made for, or -1 (none yet) */
+    pthread_mutex_t mu;   /* serialises preparing a tower */
 };
 
 enum { LIN_FP32, LIN_FP16, LIN_INT8 };
@@ -76,28 +81,33 @@ static lin_entry *find(const struct model_lin *t, const float *w)
     return NULL;
 }
 
-static void drop_fp32(struct model_lin *t)
+/* tower: 0 or 1, or -1 for both */
+static void drop_fp32(struct model_lin *t, int tower)
 {
     for (int i = 0; i < t->n; i++) {
+        if (tower >= 0 && t->e[i].tower != tower) continue;
         if (!t->e[i].view) gemm_pw_free(&t->e[i].pw);
         memset(&t->e[i].pw, 0, sizeof t->e[i].pw);
         t->e[i].view = false;
     }
-    for (int i = 0; i < t->ng; i++) gemm_pw_free(&t->g[i].fused);
+    for (int i = 0; i < t->ng; i++)
+        if (tower < 0 || t->g[i].tower == tower) gemm_pw_free(&t->g[i].fused);
 }
 
 void model_lin_free(jaclip_model *m)
 {
     if (!m->lin) return;
-    drop_fp32(m->lin);
+    drop_fp32(m->lin, -1);
     for (int i = 0; i < m->lin->n; i++) gemm_q8_free(&m->lin->e[i].q);
     free(m->lin->e);
     free(m->lin->g);
+    pthread_mutex_destroy(&m->lin->mu);
     free(m->lin);
     m->lin = NULL;
 }
 
-static bool add_group(struct model_lin *t, int parts, int N, int K, const float *a, const float *b, const float *c)
+static bool add_group(struct model_lin *t, int tower, int parts, int N, int K, const float *a, const float *b,
+                      const float *c)
 {
     if (t->ng == t->gcap) {
         int cap = t->gcap ? 2 * t->gcap : 64;
@@ -107,12 +117,12 @@ static bool add_group(struct model_lin *t, int parts, int N, int K, const float 
     }
     lin_group *g = &t->g[t->ng++];
     memset(g, 0, sizeof *g);
-    g->parts = parts, g->N = N, g->K = K;
+    g->parts = parts, g->N = N, g->K = K, g->tower = tower;
     g->w[0] = a, g->w[1] = b, g->w[2] = c;
     return true;
 }
 
-static bool add(struct model_lin *t, const float *w, int N, int K)
+static bool add(struct model_lin *t, int tower, const float *w, int N, int K)
 {
     if (t->n == t->cap) {
         int cap = t->cap ? 2 * t->cap : 256;
@@ -122,7 +132,7 @@ static bool add(struct model_lin *t, const float *w, int N, int K)
     }
     lin_entry *e = &t->e[t->n++];
     memset(e, 0, sizeof *e);
-    e->w = w, e->N = N, e->K = K;
+    e->w = w, e->N = N, e->K = K, e->tower = tower;
     return true;
 }
 
@@ -137,17 +147,17 @@ static void release_pages(const jaclip_model *m, const float *w, size_t n)
     if (hi > lo) madvise((void *)lo, hi - lo, MADV_DONTNEED);
 }
 
-/* Brings every entry to the current mode: int8 -> q8 copies, fp32 -> packed copies (groups
- * fused, their members views of it). */
-static bool prepare(jaclip_model *m)
+/* Brings a tower's entries to the current mode: int8 -> q8 copies, fp32/fp16 -> packed copies
+ * (groups fused, their members views of it). Called under t->mu. */
+static bool prepare(jaclip_model *m, int tower)
 {
     struct model_lin *t = m->lin;
     bool int8 = t->mode == LIN_INT8, half = t->mode == LIN_FP16;
-    if (int8 || t->packed != t->mode) drop_fp32(t);
-    if (!int8) t->packed = t->mode;
+    if (int8 || t->packed[tower] != t->mode) drop_fp32(t, tower);
+    if (!int8) t->packed[tower] = t->mode;
     for (int i = 0; !int8 && i < t->ng; i++) {
         lin_group *g = &t->g[i];
-        if (g->fused.p || g->fused.h) continue;
+        if (g->tower != tower || g->fused.p || g->fused.h) continue;
         bool ok = half ? gemm_pack_w_parts_f16(m->pool, &g->fused, g->w, g->parts, g->N, g->K)
                        : gemm_pack_w_parts(m->pool, &g->fused, g->w, g->parts, g->N, g->K);
         if (!ok) continue; /* the members pack alone */
@@ -163,6 +173,7 @@ static bool prepare(jaclip_model *m)
     }
     for (int i = 0; i < t->n; i++) {
         lin_entry *e = &t->e[i];
+        if (e->tower != tower) continue;
         if (int8 && !e->keep) {
             if (!e->q.q && !gemm_q8_quantize(m->pool, &e->q, e->w, e->N, e->K)) return false;
         } else {
@@ -189,16 +200,17 @@ jaclip_status model_lin_build(jaclip_model *m, jaclip_err *err)
     bool ok = true;
     for (int l = 0; ok && l < vc->depth; l++) {
         const eva_block_w *b = &m->vis.blocks[l];
-        ok = add(t, b->q_w, D, D) && add(t, b->k_w, D, D) && add(t, b->v_w, D, D) && add(t, b->proj_w, D, D) &&
-             add(t, b->fc1_g_w, F, D) && add(t, b->fc1_x_w, F, D) && add(t, b->fc2_w, D, F);
-        if (ok && D % 32 == 0) ok = add_group(t, 3, D, D, b->q_w, b->k_w, b->v_w);
-        if (ok && F % 32 == 0) ok = add_group(t, 2, F, D, b->fc1_g_w, b->fc1_x_w, NULL);
+        ok = add(t, 0, b->q_w, D, D) && add(t, 0, b->k_w, D, D) && add(t, 0, b->v_w, D, D) &&
+             add(t, 0, b->proj_w, D, D) && add(t, 0, b->fc1_g_w, F, D) && add(t, 0, b->fc1_x_w, F, D) &&
+             add(t, 0, b->fc2_w, D, F);
+        if (ok && D % 32 == 0) ok = add_group(t, 0, 3, D, D, b->q_w, b->k_w, b->v_w);
+        if (ok && F % 32 == 0) ok = add_group(t, 0, 2, F, D, b->fc1_g_w, b->fc1_x_w, NULL);
     }
     for (int l = 0; ok && l < tc->num_hidden_layers; l++) {
         const bert_layer_w *b = &m->txt.layers[l];
-        ok = add(t, b->q_w, H, H) && add(t, b->k_w, H, H) && add(t, b->v_w, H, H) && add(t, b->ao_w, H, H) &&
-             add(t, b->inter_w, I, H) && add(t, b->out_w, H, I);
-        if (ok && H % 32 == 0) ok = add_group(t, 3, H, H, b->q_w, b->k_w, b->v_w);
+        ok = add(t, 1, b->q_w, H, H) && add(t, 1, b->k_w, H, H) && add(t, 1, b->v_w, H, H) &&
+             add(t, 1, b->ao_w, H, H) && add(t, 1, b->inter_w, I, H) && add(t, 1, b->out_w, H, I);
+        if (ok && H % 32 == 0) ok = add_group(t, 1, 3, H, H, b->q_w, b->k_w, b->v_w);
     }
     /* int8 keeps the first vision block in fp32: it sees the raw patch embeddings, and
      * quantizing it cost most of the int8 top-1 disagreement on the trained CIFAR-10 model
@@ -210,10 +222,9 @@ jaclip_status model_lin_build(jaclip_model *m, jaclip_err *err)
         t->e[i].keep = w == v0->q_w || w == v0->k_w || w == v0->v_w || w == v0->proj_w || w == v0->fc1_g_w ||
                        w == v0->fc1_x_w || w == v0->fc2_w;
     }
-    if (ok) {
-        qsort(t->e, (size_t)t->n, sizeof *t->e, cmp_entry);
-        ok = prepare(m);
-    }
+    if (ok) qsort(t->e, (size_t)t->n, sizeof *t->e, cmp_entry);
+    pthread_mutex_init(&t->mu, NULL);
+    atomic_store(&t->ready[0], -1), atomic_store(&t->ready[1], -1);
     if (!ok) {
         model_lin_free(m);
         return jc_err(err, JACLIP_ERR_NOMEM, "out of memory for the packed weights");
@@ -221,9 +232,27 @@ jaclip_status model_lin_build(jaclip_model *m, jaclip_err *err)
     return JACLIP_OK;
 }
 
+/* A tower's copies are made when the tower is first used (in the current mode), so a job that
+ * embeds only texts or only images packs and holds only that tower. If memory runs out, the
+ * entries without a copy fall back to matmul_forward on the mapped weights (same results). */
+static void ensure(jaclip_model *m, int tower)
+{
+    struct model_lin *t = m->lin;
+    if (atomic_load_explicit(&t->ready[tower], memory_order_acquire) == t->mode) return;
+    pthread_mutex_lock(&t->mu);
+    if (atomic_load(&t->ready[tower]) != t->mode) {
+        if (!prepare(m, tower))
+            jc_warn("out of memory for the %s copies of the %s tower's weights; using the slower unpacked path",
+                    jaclip_model_dtype(m), tower ? "text" : "image");
+        atomic_store_explicit(&t->ready[tower], t->mode, memory_order_release);
+    }
+    pthread_mutex_unlock(&t->mu);
+}
+
 void model_linear(jaclip_model *m, float *out, const float *inp, const float *w, const float *bias, int M, int K, int N)
 {
     const lin_entry *e = m->lin ? find(m->lin, w) : NULL;
+    if (e) ensure(m, e->tower);
     if (e && e->q.q) matmul_q8_forward(m->pool, out, inp, &e->q, bias, M);
     else if (e && (e->pw.p || e->pw.h)) matmul_packed_forward(m->pool, out, inp, &e->pw, bias, M);
     else matmul_forward(m->pool, out, inp, w, bias, M, K, N);
@@ -235,6 +264,8 @@ void model_linear_parts(jaclip_model *m, float *const *outs, const float *inp, c
     /* a run of consecutive members of a fused group (q/k/v, or k/v alone in the class-token-only
      * last layers) is one product over a view of the fused copy; few groups (36): a scan is
      * cheap next to a GEMM */
+    const lin_entry *e = m->lin ? find(m->lin, ws[0]) : NULL;
+    if (e) ensure(m, e->tower);
     for (int i = 0; m->lin && i < m->lin->ng; i++) {
         const lin_group *g = &m->lin->g[i];
         if (!(g->fused.p || g->fused.h) || g->N != N || g->K != K) continue;
@@ -262,13 +293,8 @@ jaclip_status jaclip_model_set_dtype(jaclip_model *m, const char *dtype, jaclip_
     else return jc_err(err, JACLIP_ERR_ARG, "unknown --dtype '%s' (expected fp32, fp16 or int8)", dtype);
     jaclip_status rc = model_lin_build(m, err);
     if (rc) return rc;
-    if (m->lin->mode == mode) return JACLIP_OK;
+    /* the towers' copies are remade in the new mode when each is next used (ensure) */
     m->lin->mode = mode;
-    if (!prepare(m)) {
-        /* some entries are in the new mode, some in none: model_linear falls back to
-         * matmul_forward for those, so results stay right; report the memory shortage */
-        return jc_err(err, JACLIP_ERR_NOMEM, "out of memory for the %s weights", dtype);
-    }
     return JACLIP_OK;
 }
 
