@@ -1,12 +1,12 @@
 /*
  * gemm.c — fp32 and int8 GEMM out = inp · Wᵀ + bias (see gemm.h).
  *
- * Three parts: the "dot form" gemm_dot (strided, unpacked; both operands contiguous in k,
- * MR x NR blocks of lane accumulators reduced by one fixed tree) used inside attention; the
- * packed outer-product matmul_forward / matmul_packed_forward (the section "fp32
- * matmul_forward" below says how it blocks); the int8 GEMM. Each keeps one summation order
- * per output element that depends only on K (and, for gemm_dot, the dispatch level), never
- * on M, the blocking or the thread, so batching cannot change any row's result.
+ * Two parts: the packed outer-product fp32 matmul_forward / matmul_packed_forward (the
+ * section "fp32 matmul_forward" below says how it blocks), and the int8 GEMM (an AVX2
+ * outer-product kernel on packed panels, and dot-form kernels for AVX-512/VNNI and the
+ * portable level). Each keeps one summation order per output element that never depends on
+ * M, the blocking, the thread or the dispatch level, so batching cannot change any row's
+ * result. (Attention has its own small products in ops.c.)
  */
 #include "kernels/gemm.h"
 
@@ -36,8 +36,6 @@ static struct {
 } G;
 
 static void q8_tile(int32_t *c, int ldc, const uint8_t *a, int lda, const int8_t *w, int ldw, int M, int N, int Kp);
-static void gemm_dot_tiles(float *c, int ldc, const float *a, int lda, const float *w, int ldw, const float *bias,
-                           int M, int N, int K, float alpha);
 static void q8p_pack(gemm_q8 *q);
 static void mm_plain(float *out, const float *inp, const float *w, const float *bias, int M, int K, int N);
 
@@ -46,7 +44,7 @@ static void mm_plain(float *out, const float *inp, const float *w, const float *
 static bool self_check(void)
 {
     enum { M = 13, K = 300, N = 70, KP = 320 }; /* KP: a multiple of 64 */
-    static float a[M * K], w[N * K], bias[N], o1[M * N], o2[M * N];
+    static float a[M * K], w[N * K], bias[N], m1[M * N], m2[M * N];
     static _Alignas(64) uint8_t qa[M * KP];
     static _Alignas(64) int8_t qw[N * KP];
     static int32_t i1[M * N], i2[M * N];
@@ -55,20 +53,15 @@ static bool self_check(void)
     for (int i = 0; i < N; i++) bias[i] = (float)i / 10.0f;
     for (int i = 0; i < M * KP; i++) qa[i] = (uint8_t)((i * 37) % 128);
     for (int i = 0; i < N * KP; i++) qw[i] = (int8_t)((i * 53) % 255 - 127);
-    static float m1[M * N], m2[M * N];
-    gemm_dot_tiles(o1, N, a, K, w, K, bias, M, N, K, 1.0f);
     q8_tile(i1, N, qa, KP, qw, KP, M, 40, KP);
     mm_plain(m1, a, w, bias, M, K, N);
     int level = G.level;
     G.level = LV_PORTABLE;
-    gemm_dot_tiles(o2, N, a, K, w, K, bias, M, N, K, 1.0f);
     q8_tile(i2, N, qa, KP, qw, KP, M, 40, KP);
     mm_plain(m2, a, w, bias, M, K, N);
     G.level = level;
-    for (int i = 0; i < M * N; i++)
-        if (fabsf(o1[i] - o2[i]) > 1e-3f * (1.0f + fabsf(o2[i])) || (i % N < 40 && i1[i] != i2[i]) ||
-            memcmp(&m1[i], &m2[i], sizeof(float)) != 0)
-            return false;
+    for (int i = 0; i < M * N; i++) /* both exact: the same bits at every level */
+        if ((i % N < 40 && i1[i] != i2[i]) || memcmp(&m1[i], &m2[i], sizeof(float)) != 0) return false;
     return true;
 }
 
@@ -122,244 +115,19 @@ const char *gemm_kernel_name(void)
     return G.name;
 }
 
-/* K blocking: a kernel call covers one slice of k; FL_LOAD resumes the lane accumulators
- * saved by the previous slice, FL_SAVE stores them instead of reducing. The lanes thus sum
- * exactly as without blocking (same order), so results do not depend on the blocking. */
+/* int8 dot-form kernels (AVX-512, portable): K blocking. A kernel call covers one slice of k;
+ * FL_LOAD resumes the int32 accumulators saved by the previous slice, FL_SAVE stores them
+ * instead of reducing. */
 #define FL_LOAD 1
 #define FL_SAVE 2
-#define KC 4096 /* fp32 k slice (the model never needs one: measured best unsliced on Zen 3) */
 #define KCQ 4096 /* int8 k slice */
 #define NBMAX 48 /* W rows per task tile */
 
-/* ---- fp32 portable: emulates 8 lanes so that it sums like the AVX2 kernel ---------------- */
-static void dot_block_portable(float *c, int ldc, const float *a, int lda, const float *w, int ldw, const float *bias,
-                               int mr, int nr, int K, float alpha, float *io, int fl)
-{
-    for (int i = 0; i < mr; i++)
-        for (int j = 0; j < nr; j++) {
-            const float *x = a + (size_t)i * lda, *y = w + (size_t)j * ldw;
-            float l[8] = {0};
-            float *sv = io ? io + (size_t)(i * nr + j) * 8 : NULL;
-            if (fl & FL_LOAD) memcpy(l, sv, sizeof l);
-            int k = 0;
-            for (; k + 8 <= K; k += 8)
-                for (int q = 0; q < 8; q++) l[q] += x[k + q] * y[k + q];
-            for (int q = 0; k + q < K; q++) l[q] += x[k + q] * y[k + q];
-            if (fl & FL_SAVE) {
-                memcpy(sv, l, sizeof l);
-                continue;
-            }
-            float s = ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]));
-            s *= alpha;
-            if (bias) s += bias[j];
-            c[(size_t)i * ldc + j] = s;
-        }
-}
-
 #ifdef JC_X86
-/* ---- fp32 AVX2: MR 3 x NR 4 ------------------------------------------------------------- */
+/* masks for the last 0..8 lanes: mask_tab + 16 - n has n leading -1 */
 static const int32_t mask_tab[32] = {-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
                                      0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0};
-
-
-/* Four 8-lane sums at once; each is ((l0+l1)+(l2+l3)) + ((l4+l5)+(l6+l7)). */
-__attribute__((target("avx2,fma"), always_inline)) static inline __m128 hsum4x8(__m256 a, __m256 b, __m256 c, __m256 d)
-{
-    __m256 t = _mm256_hadd_ps(a, b), u = _mm256_hadd_ps(c, d);
-    __m256 v = _mm256_hadd_ps(t, u);
-    return _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-}
-
-#define DOT_AVX2(MR_, NR_)                                                                                            \
-    __attribute__((target("avx2,fma"))) static void dot_avx2_##MR_##x##NR_(                                         \
-        float *c, int ldc, const float *a, int lda, const float *w, int ldw, const float *bias, int K, float alpha,   \
-        float *io, int fl)                                                                                            \
-    {                                                                                                                 \
-        __m256 acc[MR_][NR_];                                                                                         \
-        _Pragma("GCC unroll 4") for (int i = 0; i < MR_; i++) _Pragma("GCC unroll 4") for (int j = 0; j < NR_; j++) \
-            acc[i][j] = (fl & FL_LOAD) ? _mm256_loadu_ps(io + (i * NR_ + j) * 8) : _mm256_setzero_ps();             \
-        int k = 0;                                                                                                    \
-        for (; k + 8 <= K; k += 8) {                                                                                  \
-            __m256 av[MR_];                                                                                           \
-            _Pragma("GCC unroll 4") for (int i = 0; i < MR_; i++) av[i] = _mm256_loadu_ps(a + (size_t)i * lda + k);   \
-            _Pragma("GCC unroll 4") for (int j = 0; j < NR_; j++)                                                     \
-            {                                                                                                         \
-                __m256 wv = _mm256_loadu_ps(w + (size_t)j * ldw + k);                                                 \
-                _Pragma("GCC unroll 4") for (int i = 0; i < MR_; i++) acc[i][j] = _mm256_fmadd_ps(av[i], wv, acc[i][j]); \
-            }                                                                                                         \
-        }                                                                                                             \
-        if (k < K) {                                                                                                  \
-            __m256i mk = _mm256_loadu_si256((const __m256i *)(mask_tab + 16 - (K - k)));                               \
-            __m256 av[MR_];                                                                                           \
-            _Pragma("GCC unroll 4") for (int i = 0; i < MR_; i++) av[i] = _mm256_maskload_ps(a + (size_t)i * lda + k, mk); \
-            _Pragma("GCC unroll 4") for (int j = 0; j < NR_; j++)                                                     \
-            {                                                                                                         \
-                __m256 wv = _mm256_maskload_ps(w + (size_t)j * ldw + k, mk);                                          \
-                _Pragma("GCC unroll 4") for (int i = 0; i < MR_; i++) acc[i][j] = _mm256_fmadd_ps(av[i], wv, acc[i][j]); \
-            }                                                                                                         \
-        }                                                                                                             \
-        if (fl & FL_SAVE) {                                                                                           \
-            _Pragma("GCC unroll 4") for (int i = 0; i < MR_; i++) _Pragma("GCC unroll 4") for (int j = 0; j < NR_; j++) \
-                _mm256_storeu_ps(io + (i * NR_ + j) * 8, acc[i][j]);                                                  \
-            return;                                                                                                   \
-        }                                                                                                             \
-        _Pragma("GCC unroll 4") for (int i = 0; i < MR_; i++)                                                         \
-        {                                                                                                             \
-            __m256 z = _mm256_setzero_ps();                                                                           \
-            __m128 s4 = hsum4x8(acc[i][0], NR_ > 1 ? acc[i][NR_ > 1 ? 1 : 0] : z,                                     \
-                                NR_ > 2 ? acc[i][NR_ > 2 ? 2 : 0] : z, NR_ > 3 ? acc[i][NR_ > 3 ? 3 : 0] : z);        \
-            float r[4];                                                                                               \
-            _mm_storeu_ps(r, _mm_mul_ps(s4, _mm_set1_ps(alpha)));                                                     \
-            for (int j = 0; j < NR_; j++) c[(size_t)i * ldc + j] = bias ? r[j] + bias[j] : r[j];                      \
-        }                                                                                                             \
-    }
-DOT_AVX2(3, 4)
-DOT_AVX2(3, 3)
-DOT_AVX2(3, 2)
-DOT_AVX2(3, 1)
-DOT_AVX2(2, 4)
-DOT_AVX2(2, 3)
-DOT_AVX2(2, 2)
-DOT_AVX2(2, 1)
-DOT_AVX2(1, 4)
-DOT_AVX2(1, 3)
-DOT_AVX2(1, 2)
-DOT_AVX2(1, 1)
-
-typedef void (*dot_fn)(float *, int, const float *, int, const float *, int, const float *, int, float, float *, int);
-static const dot_fn dot_avx2_tab[3][4] = {
-    {dot_avx2_1x1, dot_avx2_1x2, dot_avx2_1x3, dot_avx2_1x4},
-    {dot_avx2_2x1, dot_avx2_2x2, dot_avx2_2x3, dot_avx2_2x4},
-    {dot_avx2_3x1, dot_avx2_3x2, dot_avx2_3x3, dot_avx2_3x4},
-};
-
-/* ---- fp32 AVX-512: MR 4 x NR 6 ---------------------------------------------------------- */
-__attribute__((target("avx512f"), always_inline)) static inline float hsum16(__m512 v)
-{
-    __m256 lo = _mm512_castps512_ps256(v), hi = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1));
-    __m256 s = _mm256_add_ps(lo, hi); /* l, l+8 */
-    __m128 x = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
-    x = _mm_add_ps(x, _mm_movehl_ps(x, x));
-    x = _mm_add_ss(x, _mm_shuffle_ps(x, x, 1));
-    return _mm_cvtss_f32(x);
-}
-
-#define DOT_AVX512(MR_, NR_)                                                                                          \
-    __attribute__((target("avx512f"))) static void dot_avx512_##MR_##x##NR_(                                        \
-        float *c, int ldc, const float *a, int lda, const float *w, int ldw, const float *bias, int K, float alpha,   \
-        float *io, int fl)                                                                                            \
-    {                                                                                                                 \
-        __m512 acc[MR_][NR_];                                                                                         \
-        _Pragma("GCC unroll 6") for (int i = 0; i < MR_; i++) _Pragma("GCC unroll 6") for (int j = 0; j < NR_; j++) \
-            acc[i][j] = (fl & FL_LOAD) ? _mm512_loadu_ps(io + (i * NR_ + j) * 16) : _mm512_setzero_ps();            \
-        int k = 0;                                                                                                    \
-        for (; k + 16 <= K; k += 16) {                                                                                \
-            __m512 av[MR_];                                                                                           \
-            _Pragma("GCC unroll 6") for (int i = 0; i < MR_; i++) av[i] = _mm512_loadu_ps(a + (size_t)i * lda + k);   \
-            _Pragma("GCC unroll 6") for (int j = 0; j < NR_; j++)                                                     \
-            {                                                                                                         \
-                __m512 wv = _mm512_loadu_ps(w + (size_t)j * ldw + k);                                                 \
-                _Pragma("GCC unroll 6") for (int i = 0; i < MR_; i++) acc[i][j] = _mm512_fmadd_ps(av[i], wv, acc[i][j]); \
-            }                                                                                                         \
-        }                                                                                                             \
-        if (k < K) {                                                                                                  \
-            __mmask16 mk = (__mmask16)((1u << (K - k)) - 1);                                                          \
-            __m512 av[MR_];                                                                                           \
-            _Pragma("GCC unroll 6") for (int i = 0; i < MR_; i++) av[i] = _mm512_maskz_loadu_ps(mk, a + (size_t)i * lda + k); \
-            _Pragma("GCC unroll 6") for (int j = 0; j < NR_; j++)                                                     \
-            {                                                                                                         \
-                __m512 wv = _mm512_maskz_loadu_ps(mk, w + (size_t)j * ldw + k);                                       \
-                _Pragma("GCC unroll 6") for (int i = 0; i < MR_; i++) acc[i][j] = _mm512_fmadd_ps(av[i], wv, acc[i][j]); \
-            }                                                                                                         \
-        }                                                                                                             \
-        if (fl & FL_SAVE) {                                                                                           \
-            _Pragma("GCC unroll 6") for (int i = 0; i < MR_; i++) _Pragma("GCC unroll 6") for (int j = 0; j < NR_; j++) \
-                _mm512_storeu_ps(io + (i * NR_ + j) * 16, acc[i][j]);                                                 \
-            return;                                                                                                   \
-        }                                                                                                             \
-        for (int i = 0; i < MR_; i++)                                                                                 \
-            for (int j = 0; j < NR_; j++) {                                                                           \
-                float s = hsum16(acc[i][j]) * alpha;                                                                  \
-                if (bias) s += bias[j];                                                                               \
-                c[(size_t)i * ldc + j] = s;                                                                           \
-            }                                                                                                         \
-    }
-#define DOT_AVX512_ROW(M_) DOT_AVX512(M_, 1) DOT_AVX512(M_, 2) DOT_AVX512(M_, 3) DOT_AVX512(M_, 4) DOT_AVX512(M_, 5) DOT_AVX512(M_, 6)
-DOT_AVX512_ROW(1)
-DOT_AVX512_ROW(2)
-DOT_AVX512_ROW(3)
-DOT_AVX512_ROW(4)
-#define TAB512(M_) {dot_avx512_##M_##x1, dot_avx512_##M_##x2, dot_avx512_##M_##x3, dot_avx512_##M_##x4, dot_avx512_##M_##x5, dot_avx512_##M_##x6}
-static const dot_fn dot_avx512_tab[4][6] = {TAB512(1), TAB512(2), TAB512(3), TAB512(4)};
 #endif
-
-/* Register-block shape of the active level. */
-static void block_shape(int *mr, int *nr)
-{
-    if (G.level == LV_AVX512) *mr = 4, *nr = 6;
-    else *mr = 3, *nr = 4;
-}
-
-/* One MR x NR (or smaller) block. */
-static inline void dot_block(float *c, int ldc, const float *a, int lda, const float *w, int ldw, const float *bias,
-                             int mr, int nr, int K, float alpha, float *io, int fl)
-{
-#ifdef JC_X86
-    if (G.level == LV_AVX512) {
-        dot_avx512_tab[mr - 1][nr - 1](c, ldc, a, lda, w, ldw, bias, K, alpha, io, fl);
-        return;
-    }
-    if (G.level == LV_AVX2) {
-        dot_avx2_tab[mr - 1][nr - 1](c, ldc, a, lda, w, ldw, bias, K, alpha, io, fl);
-        return;
-    }
-#endif
-    dot_block_portable(c, ldc, a, lda, w, ldw, bias, mr, nr, K, alpha, io, fl);
-}
-
-/* Serial tile of at most MB x NBMAX outputs: k slices of KC outside (so that the tile's
- * slice of inp, MB x KC, stays in L1 with one NR block of W), then NR blocks of W, then
- * MR strips of inp. Lane accumulators of the unfinished blocks wait in io. */
-static void dot_tile(float *c, int ldc, const float *a, int lda, const float *w, int ldw, const float *bias, int M,
-                     int N, int K, float alpha)
-{
-    int MR, NR;
-    block_shape(&MR, &NR);
-    _Alignas(64) float io[MB * NBMAX * 16];
-    int nk = K <= KC ? 1 : (K + KC - 1) / KC;
-    for (int kb = 0; kb < nk; kb++) {
-        int k0 = kb * KC, kc = nk == 1 ? K : (K - k0 < KC ? K - k0 : KC);
-        int fl = (kb > 0 ? FL_LOAD : 0) | (kb < nk - 1 ? FL_SAVE : 0);
-        int blk = 0;
-        for (int j = 0; j < N; j += NR) {
-            int nr = N - j < NR ? N - j : NR;
-            for (int i = 0; i < M; i += MR, blk++) {
-                int mr = M - i < MR ? M - i : MR;
-                dot_block(c + (size_t)i * ldc + j, ldc, a + (size_t)i * lda + k0, lda, w + (size_t)j * ldw + k0, ldw,
-                          bias ? bias + j : NULL, mr, nr, kc, alpha, io + (size_t)blk * MR * NR * 16, fl);
-            }
-        }
-    }
-}
-
-static void gemm_dot_tiles(float *c, int ldc, const float *a, int lda, const float *w, int ldw, const float *bias,
-                           int M, int N, int K, float alpha)
-{
-    for (int i = 0; i < M; i += MB)
-        for (int j = 0; j < N; j += NBMAX) {
-            int m = M - i < MB ? M - i : MB, n = N - j < NBMAX ? N - j : NBMAX;
-            dot_tile(c + (size_t)i * ldc + j, ldc, a + (size_t)i * lda, lda, w + (size_t)j * ldw, ldw,
-                     bias ? bias + j : NULL, m, n, K, alpha);
-        }
-}
-
-void gemm_dot(float *c, int ldc, const float *a, int lda, const float *w, int ldw, const float *bias, int M, int N,
-              int K, float alpha)
-{
-    if (M <= 0 || N <= 0) return;
-    gemm_init();
-    gemm_dot_tiles(c, ldc, a, lda, w, ldw, bias, M, N, K, alpha);
-}
 
 /* NB: rows of W per task tile, a multiple of 12 (both NR values divide it). */
 static int pick_nb(int K, int N)

@@ -11,9 +11,6 @@
  * is in the batch (padding and batching cannot change a feature), and all levels agree bit
  * for bit.
  *
- * gemm_dot: a small strided "dot form" product used inside other kernels (attention): lane
- * l of the vector width sums k ≡ l in ascending order, then one fixed reduction tree.
- *
  * The int8 path (gemm_q8_*) quantizes weights per output channel (symmetric int8) and
  * activations per row (token; asymmetric 7-bit so that AVX2 vpmaddubsw cannot saturate),
  * multiplies u8·s8 (AVX2 vpmaddubsw+vpmaddwd, AVX-512 VNNI vpdpbusd) and accumulates
@@ -61,11 +58,6 @@ void matmul_packed_forward_parts(jaclip_pool *pool, float *const *outs, const fl
 /* The same product as matmul_forward with W packed in advance; results bit-identical. */
 void matmul_packed_forward(jaclip_pool *pool, float *out, const float *inp, const gemm_pw *w, const float *bias,
                            int M);
-
-/* Serial strided form used inside other kernels (attention):
- * c[i*ldc + j] = alpha * sum_k a[i*lda + k] * w[j*ldw + k] (+ bias[j] when bias != NULL). */
-void gemm_dot(float *c, int ldc, const float *a, int lda, const float *w, int ldw, const float *bias, int M, int N,
-              int K, float alpha);
 
 /* Which micro-kernel matmul_forward uses on this CPU: "avx512", "avx2" or "portable".
  * JACLIP_GEMM=portable|avx2|avx512 in the environment forces a lower one (for tests). */

@@ -194,28 +194,6 @@ static void test_f16(jaclip_pool *pool)
     CHECK(diff == 0, "fp16 weights: %d elements differ from the fma chain of fp16(w) (%s)", diff, gemm_kernel_name());
 }
 
-static void test_gemm_dot(void)
-{
-    int M = 11, N = 9, K = 37, lda = 50, ldw = 41, ldc = 13;
-    float *a = malloc(sizeof(float) * M * lda), *w = malloc(sizeof(float) * N * ldw), *c = malloc(sizeof(float) * M * ldc);
-    fill(a, (size_t)M * lda), fill(w, (size_t)N * ldw);
-    for (int i = 0; i < M * ldc; i++) c[i] = 1234.0f;
-    gemm_dot(c, ldc, a, lda, w, ldw, NULL, M, N, K, 0.5f);
-    int bad = 0;
-    for (int i = 0; i < M; i++)
-        for (int j = 0; j < ldc; j++) {
-            if (j >= N) {
-                bad += c[i * ldc + j] != 1234.0f; /* outside the output: untouched */
-                continue;
-            }
-            double s = 0;
-            for (int k = 0; k < K; k++) s += (double)a[i * lda + k] * w[j * ldw + k];
-            bad += fabs(c[i * ldc + j] - 0.5 * s) > 1e-5;
-        }
-    CHECK(bad == 0, "gemm_dot strided: %d wrong (%s)", bad, gemm_kernel_name());
-    free(a), free(w), free(c);
-}
-
 static void test_int8(jaclip_pool *pool)
 {
     static const int shapes[][3] = {{1, 1, 1}, {3, 17, 5}, {13, 100, 7}, {50, 768, 130}, {7, 2048, 12}};
@@ -394,7 +372,6 @@ int main(int argc, char **argv)
     test_parts(NULL);
     test_f16(pool);
     test_f16(NULL);
-    test_gemm_dot();
     test_int8(pool);
     test_attention(pool);
     test_ops(pool);
