@@ -105,24 +105,7 @@ static inline float sc_exp_scalar(float x)
 #define V_HMAX(v) (v)
 #define V_HSUM(v) (v)
 #define V_EXP(x) sc_exp_scalar(x)
-#include "tasks/score_simd.inc"
-#undef SFX
-#undef SFX_NAME
-#undef V
-#undef VW
-#undef V_ZERO
-#undef V_SET1
-#undef V_LOAD
-#undef V_STORE
-#undef V_BCAST
-#undef V_ADD
-#undef V_SUB
-#undef V_MUL
-#undef V_FMA
-#undef V_MAX
-#undef V_HMAX
-#undef V_HSUM
-#undef V_EXP
+#include "tasks/score_simd.inc" /* undefines the macros above */
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #define SC_HAVE_X86 1
@@ -153,24 +136,7 @@ static inline __m256 exp_avx2(__m256 x)
 #define V_HMAX jc_hmax8_avx2
 #define V_HSUM jc_hsum8_avx2
 #define V_EXP exp_avx2
-#include "tasks/score_simd.inc"
-#undef SFX
-#undef SFX_NAME
-#undef V
-#undef VW
-#undef V_ZERO
-#undef V_SET1
-#undef V_LOAD
-#undef V_STORE
-#undef V_BCAST
-#undef V_ADD
-#undef V_SUB
-#undef V_MUL
-#undef V_FMA
-#undef V_MAX
-#undef V_HMAX
-#undef V_HSUM
-#undef V_EXP
+#include "tasks/score_simd.inc" /* undefines the macros above */
 #pragma GCC pop_options
 
 /* ---- AVX-512F -------------------------------------------------------------------------- */
@@ -212,24 +178,7 @@ static inline float hmax_avx512(__m512 v) { return _mm512_reduce_max_ps(v); }
 #define V_HMAX hmax_avx512
 #define V_HSUM hsum_avx512
 #define V_EXP exp_avx512
-#include "tasks/score_simd.inc"
-#undef SFX
-#undef SFX_NAME
-#undef V
-#undef VW
-#undef V_ZERO
-#undef V_SET1
-#undef V_LOAD
-#undef V_STORE
-#undef V_BCAST
-#undef V_ADD
-#undef V_SUB
-#undef V_MUL
-#undef V_FMA
-#undef V_MAX
-#undef V_HMAX
-#undef V_HSUM
-#undef V_EXP
+#include "tasks/score_simd.inc" /* undefines the macros above */
 #pragma GCC pop_options
 #endif
 
