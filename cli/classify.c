@@ -92,12 +92,12 @@ static int cmp_ranked(const void *a, const void *b)
 
 static int run_classify(int argc, char **argv)
 {
-    const char *model_dir = NULL, *tokenizer = NULL, *templates_path = NULL;
+    const char *templates_path = NULL;
+    cli_model_opts mo = {0};
     cli_strs images = {0}, labels = {0}, templates = {0};
-    const char *dtype = "fp32";
-    long top = 5, threads = 0;
-    bool allow_unknown = false;
+    long top = 5;
     bool json = false;
+    int taken;
     int rc = 1;
     jaclip_model *m = NULL;
     float *lab = NULL, *tfeat = NULL, *img = NULL, *chw = NULL;
@@ -112,10 +112,8 @@ static int run_classify(int argc, char **argv)
             usage(stdout);
             rc = 0;
             goto done;
-        } else if (strcmp(a, "--model") == 0) {
-            if (!(model_dir = cli_value(CMD, argc, argv, &i))) goto done;
-        } else if (strcmp(a, "--tokenizer") == 0) {
-            if (!(tokenizer = cli_value(CMD, argc, argv, &i))) goto done;
+        } else if ((taken = cli_model_opt(CMD, argc, argv, &i, &mo)) != 0) {
+            if (taken < 0) goto done;
         } else if (strcmp(a, "--labels") == 0) {
             if (!(v = cli_value(CMD, argc, argv, &i))) goto done;
             if (!split_labels(v, &labels)) goto done;
@@ -129,12 +127,6 @@ static int run_classify(int argc, char **argv)
             if (!(v = cli_value(CMD, argc, argv, &i)) || !cli_read_lines(CMD, v, true, &images)) goto done;
         } else if (strcmp(a, "--top") == 0) {
             if (!(v = cli_value(CMD, argc, argv, &i)) || !cli_parse_int(CMD, a, v, 1, 1 << 20, &top)) goto done;
-        } else if (strcmp(a, "--dtype") == 0) {
-            if (!(dtype = cli_value(CMD, argc, argv, &i))) goto done;
-        } else if (strcmp(a, "--allow-unknown-config") == 0) {
-            allow_unknown = true;
-        } else if (strcmp(a, "--threads") == 0) {
-            if (!(v = cli_value(CMD, argc, argv, &i)) || !cli_parse_int(CMD, a, v, 1, 1024, &threads)) goto done;
         } else if (strcmp(a, "--json") == 0) {
             json = true;
         } else if (strncmp(a, "--", 2) == 0) {
@@ -144,7 +136,7 @@ static int run_classify(int argc, char **argv)
             goto done;
         }
     }
-    if (!model_dir) {
+    if (!mo.dir) {
         cli_failf(CMD, "--model DIR is required (jaclip classify --help)");
         goto done;
     }
@@ -165,14 +157,7 @@ static int run_classify(int argc, char **argv)
             cli_failf(CMD, "%s: line %d has no {} for the label: %s", templates_path, t + 1, templates.v[t]);
             goto done;
         }
-    jaclip_model_params mp = jaclip_model_default_params();
-    mp.tokenizer_path = tokenizer;
-    mp.n_threads = (int)threads;
-    mp.allow_unknown_config = allow_unknown;
-    if (jaclip_model_load(model_dir, &mp, &m, &err) || jaclip_model_set_dtype(m, dtype, &err)) {
-        cli_fail(CMD, &err);
-        goto done;
-    }
+    if (!(m = cli_model_load(CMD, &mo))) goto done;
     int D = jaclip_model_dim(m), NL = labels.n, NT = templates.n ? templates.n : 1;
     float inv_tau = 1.0f / jaclip_model_temperature(m);
 

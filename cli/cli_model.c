@@ -84,3 +84,46 @@ jaclip_status cli_load_images(const jaclip_model *m, char *const *paths, int n, 
     free(rgb);
     return rc;
 }
+
+bool cli_take_values(int argc, char **argv, int *i, cli_strs *list)
+{
+    int start = *i;
+    while (*i + 1 < argc && strncmp(argv[*i + 1], "--", 2) != 0)
+        if (!cli_strs_push(list, argv[++*i])) return false;
+    return *i > start;
+}
+
+int cli_model_opt(const char *cmd, int argc, char **argv, int *i, cli_model_opts *o)
+{
+    const char *a = argv[*i];
+    const char **dst = strcmp(a, "--model") == 0       ? &o->dir
+                       : strcmp(a, "--tokenizer") == 0 ? &o->tokenizer
+                       : strcmp(a, "--dtype") == 0     ? &o->dtype
+                                                       : NULL;
+    if (dst) return (*dst = cli_value(cmd, argc, argv, i)) ? 1 : -1;
+    if (strcmp(a, "--threads") == 0) {
+        const char *v = cli_value(cmd, argc, argv, i);
+        return v && cli_parse_int(cmd, a, v, 1, 1024, &o->threads) ? 1 : -1;
+    }
+    if (strcmp(a, "--allow-unknown-config") == 0) {
+        o->allow_unknown = true;
+        return 1;
+    }
+    return 0;
+}
+
+jaclip_model *cli_model_load(const char *cmd, const cli_model_opts *o)
+{
+    jaclip_model_params mp = jaclip_model_default_params();
+    mp.tokenizer_path = o->tokenizer;
+    mp.n_threads = (int)o->threads;
+    mp.allow_unknown_config = o->allow_unknown;
+    jaclip_model *m = NULL;
+    jaclip_err err = {0};
+    if (jaclip_model_load(o->dir, &mp, &m, &err) || jaclip_model_set_dtype(m, o->dtype ? o->dtype : "fp32", &err)) {
+        cli_fail(cmd, &err);
+        jaclip_model_free(m);
+        return NULL;
+    }
+    return m;
+}

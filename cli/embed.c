@@ -52,24 +52,15 @@ static void usage(FILE *f)
             "  jaclip embed --model clip-japanese-base-v2 --text 犬 猫 象 --normalize --out txt.npy\n");
 }
 
-/* Appends argv[i+1..] up to the next "--option" to list; returns false when none. */
-static bool take_values(int argc, char **argv, int *i, cli_strs *list)
-{
-    int start = *i;
-    while (*i + 1 < argc && strncmp(argv[*i + 1], "--", 2) != 0) {
-        if (!cli_strs_push(list, argv[++*i])) return false;
-    }
-    return *i > start;
-}
-
 static int run_embed(int argc, char **argv)
 {
-    const char *model_dir = NULL, *out_path = NULL, *tokenizer = NULL, *pixels_path = NULL, *ids_path = NULL;
+    const char *out_path = NULL, *pixels_path = NULL, *ids_path = NULL;
+    cli_model_opts mo = {0};
     jc_npy pre = {0};
     int32_t *lengths = NULL;
-    bool normalize = false, quiet = false, allow_unknown = false;
-    const char *dtype = "fp32";
-    long batch = 0, threads = 0;
+    bool normalize = false, quiet = false;
+    long batch = 0;
+    int taken;
     cli_strs images = {0}, texts = {0};
     int rc = 1;
     jaclip_model *m = NULL;
@@ -84,19 +75,17 @@ static int run_embed(int argc, char **argv)
             usage(stdout);
             rc = 0;
             goto done;
-        } else if (strcmp(a, "--model") == 0) {
-            if (!(model_dir = cli_value(CMD, argc, argv, &i))) goto done;
+        } else if ((taken = cli_model_opt(CMD, argc, argv, &i, &mo)) != 0) {
+            if (taken < 0) goto done;
         } else if (strcmp(a, "--out") == 0) {
             if (!(out_path = cli_value(CMD, argc, argv, &i))) goto done;
-        } else if (strcmp(a, "--tokenizer") == 0) {
-            if (!(tokenizer = cli_value(CMD, argc, argv, &i))) goto done;
         } else if (strcmp(a, "--image") == 0) {
-            if (!take_values(argc, argv, &i, &images)) {
+            if (!cli_take_values(argc, argv, &i, &images)) {
                 cli_failf(CMD, "--image needs at least one file");
                 goto done;
             }
         } else if (strcmp(a, "--text") == 0) {
-            if (!take_values(argc, argv, &i, &texts)) {
+            if (!cli_take_values(argc, argv, &i, &texts)) {
                 cli_failf(CMD, "--text needs at least one text");
                 goto done;
             }
@@ -114,18 +103,12 @@ static int run_embed(int argc, char **argv)
             quiet = true;
         } else if (strcmp(a, "--batch") == 0) {
             if (!(v = cli_value(CMD, argc, argv, &i)) || !cli_parse_int(CMD, a, v, 1, 4096, &batch)) goto done;
-        } else if (strcmp(a, "--dtype") == 0) {
-            if (!(dtype = cli_value(CMD, argc, argv, &i))) goto done;
-        } else if (strcmp(a, "--allow-unknown-config") == 0) {
-            allow_unknown = true;
-        } else if (strcmp(a, "--threads") == 0) {
-            if (!(v = cli_value(CMD, argc, argv, &i)) || !cli_parse_int(CMD, a, v, 1, 1024, &threads)) goto done;
         } else {
             cli_failf(CMD, "unknown argument '%s' (jaclip embed --help)", a);
             goto done;
         }
     }
-    if (!model_dir || !out_path) {
+    if (!mo.dir || !out_path) {
         cli_failf(CMD, "--model DIR and --out X.npy are required (jaclip embed --help)");
         goto done;
     }
@@ -135,14 +118,7 @@ static int run_embed(int argc, char **argv)
                              : "no inputs: give --image, --images-from, --text or --texts-from");
         goto done;
     }
-    jaclip_model_params mp = jaclip_model_default_params();
-    mp.tokenizer_path = tokenizer;
-    mp.n_threads = (int)threads;
-    mp.allow_unknown_config = allow_unknown;
-    if (jaclip_model_load(model_dir, &mp, &m, &err) || jaclip_model_set_dtype(m, dtype, &err)) {
-        cli_fail(CMD, &err);
-        goto done;
-    }
+    if (!(m = cli_model_load(CMD, &mo))) goto done;
     int D = jaclip_model_dim(m);
     bool is_img = images.n > 0 || pixels_path;
     int n = images.n > 0 ? images.n : texts.n;

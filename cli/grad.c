@@ -37,6 +37,7 @@ static void usage(FILE *f)
             "  --lengths L.npy      int32 (n) the real length of each row\n"
             "  --out FILE           output safetensors (written atomically)\n"
             "  --threads N          worker threads (default: all CPUs)\n"
+            "  --allow-unknown-config  warn about unknown config.json keys instead of refusing the model\n"
             "\n"
             "example:\n"
             "  jaclip grad --model small-model --image dog.jpg cat.png --text 犬の写真 猫の写真 --out g.safetensors\n"
@@ -44,19 +45,11 @@ static void usage(FILE *f)
             "  loss 1.84734752 temperature 0.0142999999 pairs 2\n");
 }
 
-static bool take_values(int argc, char **argv, int *i, cli_strs *list)
-{
-    int start = *i;
-    while (*i + 1 < argc && strncmp(argv[*i + 1], "--", 2) != 0)
-        if (!cli_strs_push(list, argv[++*i])) return false;
-    return *i > start;
-}
-
 static int run_grad(int argc, char **argv)
 {
-    const char *model_dir = NULL, *out = NULL, *tokenizer = NULL, *pixels_path = NULL, *ids_path = NULL,
-               *len_path = NULL;
-    long threads = 0;
+    const char *out = NULL, *pixels_path = NULL, *ids_path = NULL, *len_path = NULL;
+    cli_model_opts mo = {0};
+    int taken;
     cli_strs images = {0}, texts = {0};
     jc_npy pix = {0}, idn = {0}, lnn = {0};
     jaclip_model *m = NULL;
@@ -72,10 +65,8 @@ static int run_grad(int argc, char **argv)
             usage(stdout);
             rc = 0;
             goto done;
-        } else if (strcmp(a, "--model") == 0) {
-            if (!(model_dir = cli_value(CMD, argc, argv, &i))) goto done;
-        } else if (strcmp(a, "--tokenizer") == 0) {
-            if (!(tokenizer = cli_value(CMD, argc, argv, &i))) goto done;
+        } else if ((taken = cli_model_opt(CMD, argc, argv, &i, &mo)) != 0) {
+            if (taken < 0) goto done;
         } else if (strcmp(a, "--out") == 0) {
             if (!(out = cli_value(CMD, argc, argv, &i))) goto done;
         } else if (strcmp(a, "--pixels") == 0) {
@@ -84,16 +75,13 @@ static int run_grad(int argc, char **argv)
             if (!(ids_path = cli_value(CMD, argc, argv, &i))) goto done;
         } else if (strcmp(a, "--lengths") == 0) {
             if (!(len_path = cli_value(CMD, argc, argv, &i))) goto done;
-        } else if (strcmp(a, "--threads") == 0) {
-            const char *v = cli_value(CMD, argc, argv, &i);
-            if (!v || !cli_parse_int(CMD, a, v, 0, 1024, &threads)) goto done;
         } else if (strcmp(a, "--image") == 0) {
-            if (!take_values(argc, argv, &i, &images)) {
+            if (!cli_take_values(argc, argv, &i, &images)) {
                 cli_failf(CMD, "--image needs at least one file");
                 goto done;
             }
         } else if (strcmp(a, "--text") == 0) {
-            if (!take_values(argc, argv, &i, &texts)) {
+            if (!cli_take_values(argc, argv, &i, &texts)) {
                 cli_failf(CMD, "--text needs at least one text");
                 goto done;
             }
@@ -102,7 +90,11 @@ static int run_grad(int argc, char **argv)
             goto done;
         }
     }
-    if (!model_dir || !out) {
+    if (mo.dtype && strcmp(mo.dtype, "fp32") != 0) {
+        cli_failf(CMD, "--dtype %s: gradients are computed in fp32 only", mo.dtype);
+        goto done;
+    }
+    if (!mo.dir || !out) {
         cli_failf(CMD, "--model DIR and --out FILE are required (jaclip grad --help)");
         goto done;
     }
@@ -114,16 +106,10 @@ static int run_grad(int argc, char **argv)
         cli_failf(CMD, "--ids needs --lengths");
         goto done;
     }
-    jaclip_model_params mp = jaclip_model_default_params();
-    mp.tokenizer_path = tokenizer;
-    mp.n_threads = (int)threads;
-    if (jaclip_model_load(model_dir, &mp, &m, &err)) {
-        cli_fail(CMD, &err);
-        goto done;
-    }
+    if (!(m = cli_model_load(CMD, &mo))) goto done;
     int S = m->cfg.image_size, n;
     if (m->cfg.vision.img_size != S) {
-        cli_failf(CMD, "%s: preprocessor image_size %d differs from the vision tower's img_size %d", model_dir, S,
+        cli_failf(CMD, "%s: preprocessor image_size %d differs from the vision tower's img_size %d", mo.dir, S,
                   m->cfg.vision.img_size);
         goto done;
     }
@@ -187,11 +173,11 @@ static int run_grad(int argc, char **argv)
         }
         seg[i + 1] = seg[i] + L;
     }
-    if (jc_clip_create(&m->cfg, model_dir, m->pool, &c, &err)) {
+    if (jc_clip_create(&m->cfg, mo.dir, m->pool, &c, &err)) {
         cli_fail(CMD, &err);
         goto done;
     }
-    char *wpath = jc_path_join(model_dir, "model.safetensors");
+    char *wpath = jc_path_join(mo.dir, "model.safetensors");
     jaclip_status st = jc_clip_load_weights(c, wpath, &err);
     free(wpath);
     jc_batch b = {.B = n, .pixels = chw, .ids = ids, .seg = seg};
