@@ -178,12 +178,13 @@ static void task_tile(int task, int M, int tiles_n, int nb, int *m0, int *n0)
 static inline size_t pw_panels(int N) { return (size_t)(N + PW - 1) / PW; }
 
 /* Packs rows [16jp, 16jp+16) of w into panel jp. */
-static void pack_panel_portable(float *dst, const float *w, int N, int K, int jp)
+/* Rows k0 .. k0+kn-1 of panel jp: dst[(k - k0)*PW + c] = w[16jp + c][k] (0 beyond N). */
+static void pack_panel_portable(float *dst, const float *w, int N, int K, int jp, int k0, int kn)
 {
-    for (int k = 0; k < K; k++)
+    for (int k = 0; k < kn; k++)
         for (int c = 0; c < PW; c++) {
             int n = jp * PW + c;
-            dst[(size_t)k * PW + c] = n < N ? w[(size_t)n * K + k] : 0.0f;
+            dst[(size_t)k * PW + c] = n < N ? w[(size_t)n * K + k0 + k] : 0.0f;
         }
 }
 
@@ -205,35 +206,36 @@ __attribute__((target("avx2,fma"))) static inline void tr8x8(__m256 r[8])
 }
 
 /* A full panel (16 rows inside N) with 8x8 transposes; the K tail by scalar copies. */
-__attribute__((target("avx2,fma"))) static void pack_panel_avx2(float *dst, const float *w, int N, int K, int jp)
+__attribute__((target("avx2,fma"))) static void pack_panel_avx2(float *dst, const float *w, int N, int K, int jp,
+                                                                 int k0, int kn)
 {
     if (jp * PW + PW > N) {
-        pack_panel_portable(dst, w, N, K, jp);
+        pack_panel_portable(dst, w, N, K, jp, k0, kn);
         return;
     }
-    const float *w0 = w + (size_t)jp * PW * K;
+    const float *w0 = w + (size_t)jp * PW * K + k0;
     int k = 0;
-    for (; k + 8 <= K; k += 8)
+    for (; k + 8 <= kn; k += 8)
         for (int h = 0; h < 2; h++) {
             __m256 r[8];
             for (int q = 0; q < 8; q++) r[q] = _mm256_loadu_ps(w0 + (size_t)(h * 8 + q) * K + k);
             tr8x8(r);
             for (int q = 0; q < 8; q++) _mm256_storeu_ps(dst + (size_t)(k + q) * PW + h * 8, r[q]);
         }
-    for (; k < K; k++)
+    for (; k < kn; k++)
         for (int c = 0; c < PW; c++) dst[(size_t)k * PW + c] = w0[(size_t)c * K + k];
 }
 #endif
 
-static void pack_panel(float *dst, const float *w, int N, int K, int jp)
+static void pack_panel(float *dst, const float *w, int N, int K, int jp, int k0, int kn)
 {
 #ifdef JC_X86
     if (G.level >= LV_AVX2) {
-        pack_panel_avx2(dst, w, N, K, jp);
+        pack_panel_avx2(dst, w, N, K, jp, k0, kn);
         return;
     }
 #endif
-    pack_panel_portable(dst, w, N, K, jp);
+    pack_panel_portable(dst, w, N, K, jp, k0, kn);
 }
 
 typedef struct {
@@ -291,17 +293,20 @@ static void pack_task(void *ctx, int task, int thread)
     (void)thread;
     const pack_job *j = ctx;
     int pp = (int)pw_panels(j->N), np = pp * j->parts; /* panels per part, in all */
-    float *tmp = j->hdst ? jc_malloc_aligned((size_t)j->K * PW * sizeof(float)) : NULL;
-    if (j->hdst && !tmp) return; /* checked by the caller through the sentinel below */
+    enum { KS = 256 };
+    _Alignas(64) float tmp[KS * PW]; /* fp16: a slice of the panel in fp32 before rounding */
     for (int jp = task * 4; jp < np && jp < task * 4 + 4; jp++) {
+        const float *w = j->ws[jp / pp];
         if (!j->hdst) {
-            pack_panel(j->dst + (size_t)jp * j->K * PW, j->ws[jp / pp], j->N, j->K, jp % pp);
+            pack_panel(j->dst + (size_t)jp * j->K * PW, w, j->N, j->K, jp % pp, 0, j->K);
             continue;
         }
-        pack_panel(tmp, j->ws[jp / pp], j->N, j->K, jp % pp);
-        to_f16(j->hdst + (size_t)jp * j->K * PW, tmp, (size_t)j->K * PW);
+        for (int k0 = 0; k0 < j->K; k0 += KS) {
+            int kn = j->K - k0 < KS ? j->K - k0 : KS;
+            pack_panel(tmp, w, j->N, j->K, jp % pp, k0, kn);
+            to_f16(j->hdst + ((size_t)jp * j->K + k0) * PW, tmp, (size_t)kn * PW);
+        }
     }
-    jc_free_aligned(tmp);
 }
 
 static void pack_parts(jaclip_pool *pool, float *dst, const float *const *ws, int parts, int N, int K)
@@ -338,15 +343,9 @@ bool gemm_pack_w_parts_f16(jaclip_pool *pool, gemm_pw *p, const float *const *ws
     p->N = N * parts, p->K = K, p->parts = parts;
     p->h = jc_malloc_aligned(n * sizeof(uint16_t));
     if (!p->h) return false;
-    /* a sentinel in the last element: a task that could not get its scratch leaves it */
-    p->h[n - 1] = 0x7e01;
     pack_job j = {NULL, p->h, ws, parts, N, K};
     int tasks = (int)((pw_panels(N) * parts + 3) / 4);
     jc_pool_run(tasks == 1 ? NULL : pool, tasks, pack_task, &j);
-    if (p->h[n - 1] == 0x7e01) { /* an fp16 NaN payload no rounding produces */
-        gemm_pw_free(p);
-        return false;
-    }
     return true;
 }
 
