@@ -1,6 +1,8 @@
 /* testutil.c — see testutil.h. */
 #include "testutil.h"
 
+#include "kernels/gemm.h"
+
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -83,4 +85,41 @@ int test_system(const char *fmt, ...)
     int rc = system(cmd);
     if (rc == -1) return -1;
     return WIFEXITED(rc) ? WEXITSTATUS(rc) : 128 + WTERMSIG(rc);
+}
+
+static const char *const levels[] = {"portable", "avx2", "avx512", "avx512vnni"};
+
+bool test_levels_parent(const char *argv0)
+{
+    if (getenv("JACLIP_GEMM")) return false;
+    for (size_t i = 0; i < sizeof levels / sizeof *levels; i++) {
+        int rc = test_system("JACLIP_GEMM=%s '%s'", levels[i], argv0);
+        CHECK(rc == 0, "level %s failed (exit %d)", levels[i], rc);
+    }
+    return true;
+}
+
+static bool cpu_has(const char *level)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_cpu_init();
+    if (strcmp(level, "avx2") == 0) return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    bool has512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw");
+    if (strcmp(level, "avx512") == 0) return has512;
+    if (strcmp(level, "avx512vnni") == 0) return has512 && __builtin_cpu_supports("avx512vnni");
+#endif
+    return strcmp(level, "portable") == 0;
+}
+
+void test_levels_child(void)
+{
+    const char *forced = getenv("JACLIP_GEMM"), *got = gemm_kernel_name();
+    if (strcmp(got, forced) == 0) {
+        printf("testing level %s\n", got);
+        return;
+    }
+    CHECK(!cpu_has(forced), "this CPU has %s, but the dispatcher chose %s: the %s kernels failed their self-check",
+          forced, got, forced);
+    printf("NOTE: JACLIP_GEMM=%s is not available on this CPU; the dispatcher chose %s (tested as such)\n", forced,
+           got);
 }

@@ -46,4 +46,14 @@ const char *test_tmpdir(void);
 /* Runs a shell command, returns its exit status (or -1). */
 int test_system(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* Tests of the SIMD kernels at every dispatch level (JACLIP_GEMM, see kernels/gemm.h).
+ * test_levels_parent: without JACLIP_GEMM, reruns argv0 once per level (portable, avx2,
+ * avx512, avx512vnni), checks each child's exit status and returns true (the caller then
+ * returns test_done()); with JACLIP_GEMM set (a child) returns false at once.
+ * test_levels_child: prints which level runs; a lower level than the one asked for is
+ * accepted only where this CPU lacks the asked one (a level the CPU has but the dispatcher
+ * refused means its kernels failed their self-check: a failure). */
+bool test_levels_parent(const char *argv0);
+void test_levels_child(void);
+
 #endif

@@ -26,6 +26,13 @@
 
 #define MB 48
 
+/* Flags of a micro-kernel call: resume from the partial sums in c; the last k slice (add the bias). */
+#define MK_LOAD 1
+#define MK_LAST 2
+#define MK_PF 4        /* int8: prefetch the panel ahead (it comes from memory) */
+#define SMALL_M 48     /* up to this many rows, W streams once in address order */
+
+
 /* ---- dispatch -------------------------------------------------------------------------- */
 enum { LV_PORTABLE, LV_AVX2, LV_AVX512 };
 static struct {
@@ -37,6 +44,8 @@ static struct {
 
 static void q8_tile(int32_t *c, int ldc, const uint8_t *a, int lda, const int8_t *w, int ldw, int M, int N, int Kp);
 static void q8p_pack(gemm_q8 *q);
+static void q8p_block(int32_t *c, int ldc, const int32_t *a, const int8_t *b, size_t bstride, int np, int k4n,
+                      int fl);
 static void mm_plain(float *out, const float *inp, const float *w, const float *bias, int M, int K, int N);
 
 /* A small product with edge blocks in every direction (fp32 and int8), SIMD vs portable.
@@ -62,6 +71,31 @@ static bool self_check(void)
     G.level = level;
     for (int i = 0; i < M * N; i++) /* both exact: the same bits at every level */
         if ((i % N < 40 && i1[i] != i2[i]) || memcmp(&m1[i], &m2[i], sizeof(float)) != 0) return false;
+    if (level == LV_PORTABLE) return true;
+    /* the packed int8 kernels (q8p_*), in two k slices, against plain integer dot products */
+    enum { K4 = KP / 4, NP = (N + 15) / 16, G6 = (M + 5) / 6 };
+    static _Alignas(64) int8_t pk[NP * K4 * 64];
+    static int32_t ap[G6 * K4 * 6], i3[G6 * 6 * NP * 16];
+    gemm_q8 t = {.N = N, .K = KP, .Kp = KP, .q = qw, .pk = pk};
+    q8p_pack(&t);
+    for (int r = 0; r < G6 * 6; r++)
+        for (int k4 = 0; k4 < K4; k4++) {
+            int32_t v = 0;
+            if (r < M) memcpy(&v, qa + (size_t)r * KP + 4 * k4, 4);
+            ap[((size_t)(r / 6) * K4 + k4) * 6 + r % 6] = v;
+        }
+    for (int g = 0; g < G6; g++)
+        for (int k0 = 0; k0 < K4; k0 += 48) {
+            int kn = K4 - k0 < 48 ? K4 - k0 : 48;
+            q8p_block(i3 + (size_t)g * 6 * NP * 16, NP * 16, ap + ((size_t)g * K4 + k0) * 6, pk + (size_t)k0 * 64,
+                      (size_t)K4 * 64, NP, kn, k0 > 0 ? MK_LOAD : 0);
+        }
+    for (int i = 0; i < M; i++)
+        for (int n = 0; n < N; n++) {
+            int32_t s = 0;
+            for (int k = 0; k < KP; k++) s += (int32_t)qa[i * KP + k] * qw[n * KP + k];
+            if (i3[i * NP * 16 + n] != s) return false;
+        }
     return true;
 }
 
@@ -72,23 +106,30 @@ static void gemm_init_once(void)
     bool vnni = false;
 #ifdef JC_X86
     __builtin_cpu_init();
-    bool want512 = !force || !*force || strcmp(force, "avx512") == 0;
+    bool wantv = !force || !*force || strcmp(force, "avx512vnni") == 0;
+    bool want512 = wantv || strcmp(force, "avx512") == 0;
     bool want2 = want512 || strcmp(force, "avx2") == 0;
     if (want512 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")) {
         level = LV_AVX512;
-        vnni = __builtin_cpu_supports("avx512vnni");
+        vnni = wantv && __builtin_cpu_supports("avx512vnni");
     } else if (want2 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
         level = LV_AVX2;
     }
 #else
     (void)force;
 #endif
-    G.level = level, G.vnni = vnni;
-    G.name = level == LV_AVX512 ? "avx512" : level == LV_AVX2 ? "avx2" : "portable";
-    if (level != LV_PORTABLE && !self_check()) {
-        /* a guard for a kernel that could not be run on the machine it was written on */
-        jc_warn("GEMM kernel %s disagrees with the portable kernel on this CPU; using the portable kernel", G.name);
-        G.level = LV_PORTABLE, G.vnni = false, G.name = "portable";
+    /* A guard for kernels that could not all be run on the machine they were written on: a
+     * level whose kernels disagree with the portable ones falls back to the next one down. */
+    static const char *names[] = {"portable", "avx2", "avx512"};
+    for (;;) {
+        G.level = level, G.vnni = vnni, G.name = vnni ? "avx512vnni" : names[level];
+        if (level == LV_PORTABLE || self_check()) break;
+        int down = level - 1;
+#ifdef JC_X86
+        if (down == LV_AVX2 && !(__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))) down = LV_PORTABLE;
+#endif
+        jc_warn("GEMM kernel %s disagrees with the portable kernel on this CPU; using %s", G.name, names[down]);
+        level = down, vnni = false;
     }
     __atomic_store_n(&G.init, 1, __ATOMIC_RELEASE);
 }
@@ -361,12 +402,6 @@ void gemm_pw_free(gemm_pw *p)
     jc_free_aligned(p->h);
     memset(p, 0, sizeof *p);
 }
-
-/* Flags of a micro-kernel call: resume from the partial sums in c; the last k slice (add the bias). */
-#define MK_LOAD 1
-#define MK_LAST 2
-#define MK_PF 4        /* int8: prefetch the panel ahead (it comes from memory) */
-#define SMALL_M 48     /* up to this many rows, W streams once in address order */
 
 /* c (mr x nr, ldc) = [c +] a (a packed 6-row group: a[6k + i], kc k's) · panel (kc x PW)
  * [+ bias]; nr <= PW. */
@@ -861,7 +896,7 @@ bool gemm_q8_quantize(jaclip_pool *pool, gemm_q8 *q, const float *w, int N, int 
     }
     q8_quant_job j = {q, w};
     jc_pool_run(pool, (N + 63) / 64, q8_quant_task, &j);
-    if (G.level == LV_AVX2) { /* the outer-product kernel's panels (q8p_* below) */
+    if (G.level >= LV_AVX2) { /* the outer-product kernels' panels (q8p_* below) */
         size_t panels = (size_t)(N + PW - 1) / PW;
         q->pk = jc_malloc_aligned(panels * (size_t)q->Kp * PW);
         if (!q->pk) {
@@ -919,7 +954,66 @@ __attribute__((target("avx2"))) static void q8p_mk_avx2(int32_t *c, int ldc, con
     ST(0, c00, c01) ST(1, c10, c11) ST(2, c20, c21) ST(3, c30, c31) ST(4, c40, c41) ST(5, c50, c51)
 #undef ST
 }
+
+/* The same on zmm (AVX-512BW; vpdpbusd with VNNI): a whole panel step (16 channels x 4 k's,
+ * 64 bytes) is one register, and NP_ = 1 or 2 adjacent panels (b, b + bstride) make a 6 x 16
+ * or 6 x 32 block: 6 or 12 accumulators. The integer sums are exact, as above. */
+#define Q8P_512(NAME_, TGT_, VNNI_, NP_)                                                                          \
+    __attribute__((target(TGT_))) static void NAME_(int32_t *c, int ldc, const int32_t *a, const int8_t *b,        \
+                                                    size_t bstride, int k4n, int fl)                              \
+    {                                                                                                             \
+        const __m512i ones = _mm512_set1_epi16(1);                                                                \
+        __m512i acc[6][NP_];                                                                                      \
+        _Pragma("GCC unroll 6") for (int i = 0; i < 6; i++) _Pragma("GCC unroll 2") for (int p = 0; p < NP_; p++) \
+            acc[i][p] = (fl & MK_LOAD) ? _mm512_loadu_si512((const void *)(c + (size_t)i * ldc + 16 * p))         \
+                                       : _mm512_setzero_si512();                                                  \
+        int kpf = fl & MK_PF ? k4n : 0;                                                                           \
+        for (int k = 0; k < k4n; k++, a += 6, b += 64) {                                                          \
+            __m512i w[NP_];                                                                                       \
+            _Pragma("GCC unroll 2") for (int p = 0; p < NP_; p++)                                                 \
+            {                                                                                                     \
+                if (k < kpf) _mm_prefetch((const char *)(b + (size_t)p * bstride + 64 * 32), _MM_HINT_T0);        \
+                w[p] = _mm512_load_si512((const void *)(b + (size_t)p * bstride));                                \
+            }                                                                                                     \
+            _Pragma("GCC unroll 6") for (int i = 0; i < 6; i++)                                                   \
+            {                                                                                                     \
+                __m512i x = _mm512_set1_epi32(a[i]);                                                              \
+                _Pragma("GCC unroll 2") for (int p = 0; p < NP_; p++) acc[i][p] =                                 \
+                    VNNI_ ? _mm512_dpbusd_epi32(acc[i][p], x, w[p])                                               \
+                          : _mm512_add_epi32(acc[i][p], _mm512_madd_epi16(_mm512_maddubs_epi16(x, w[p]), ones));  \
+            }                                                                                                     \
+        }                                                                                                         \
+        _Pragma("GCC unroll 6") for (int i = 0; i < 6; i++) _Pragma("GCC unroll 2") for (int p = 0; p < NP_; p++) \
+            _mm512_storeu_si512((void *)(c + (size_t)i * ldc + 16 * p), acc[i][p]);                               \
+    }
+Q8P_512(q8p_mk_512_1, "avx512f,avx512bw", 0, 1)
+Q8P_512(q8p_mk_512_2, "avx512f,avx512bw", 0, 2)
+Q8P_512(q8p_mk_512v_1, "avx512f,avx512bw,avx512vnni", 1, 1)
+Q8P_512(q8p_mk_512v_2, "avx512f,avx512bw,avx512vnni", 1, 2)
+#undef Q8P_512
 #endif
+
+/* np (>= 1) adjacent panels (b, b + bstride, ...) x one 6-row group at the current level:
+ * AVX-512 takes them two at a time, AVX2 one at a time. */
+static void q8p_block(int32_t *c, int ldc, const int32_t *a, const int8_t *b, size_t bstride, int np, int k4n,
+                      int fl)
+{
+#ifdef JC_X86
+    if (G.level == LV_AVX512) {
+        for (int p = 0; p < np; p += 2) {
+            bool two = np - p >= 2;
+            if (G.vnni)
+                (two ? q8p_mk_512v_2 : q8p_mk_512v_1)(c + p * PW, ldc, a, b + p * bstride, bstride, k4n, fl);
+            else
+                (two ? q8p_mk_512_2 : q8p_mk_512_1)(c + p * PW, ldc, a, b + p * bstride, bstride, k4n, fl);
+        }
+        return;
+    }
+    for (int p = 0; p < np; p++) q8p_mk_avx2(c + p * PW, ldc, a, b + p * bstride, k4n, fl);
+#else
+    (void)c, (void)ldc, (void)a, (void)b, (void)bstride, (void)np, (void)k4n, (void)fl;
+#endif
+}
 
 #define Q8P_MC 96  /* rows per task */
 #define Q8P_NB 96  /* channels per task */
@@ -949,21 +1043,22 @@ static void q8p_task(void *ctx, int task, int thread)
     int gb = (mb + 5) / 6, pb = (nb + PW - 1) / PW;
     _Alignas(64) int32_t acc[(Q8P_MC + 6) * Q8P_NB];
     int ldc = pb * PW;
-#ifdef JC_X86
+    int step = G.level == LV_AVX512 ? 2 : 1; /* panels per kernel call */
+    size_t bstride = (size_t)K4 * PW * 4;    /* bytes from one panel to the next */
     bool small = j->M <= SMALL_M;
-    for (int o = 0; o < (small ? pb : 1); o++)
+    for (int o = 0; o < (small ? pb : 1); o += step)
         for (int k0 = 0; k0 < K4; k0 += Q8P_K4) {
             int kn = K4 - k0 < Q8P_K4 ? K4 - k0 : Q8P_K4;
             int fl = k0 > 0 ? MK_LOAD : 0;
-            for (int p = small ? o : 0; p < (small ? o + 1 : pb); p++) {
+            int p1 = small ? (o + step < pb ? o + step : pb) : pb;
+            for (int p = small ? o : 0; p < p1; p += step) {
+                int np = p1 - p < step ? p1 - p : step;
                 const int8_t *b = W->pk + (((size_t)(n0 / PW + p) * K4 + k0) * PW) * 4;
                 for (int g = 0; g < gb; g++)
-                    q8p_mk_avx2(acc + (size_t)g * 6 * ldc + p * PW, ldc,
-                                j->ap + ((size_t)(m0 / 6 + g) * K4 + k0) * 6, b, kn,
-                                fl | (small && g == 0 ? MK_PF : 0));
+                    q8p_block(acc + (size_t)g * 6 * ldc + p * PW, ldc, j->ap + ((size_t)(m0 / 6 + g) * K4 + k0) * 6,
+                              b, bstride, np, kn, fl | (small && g == 0 ? MK_PF : 0));
             }
         }
-#endif
     for (int r = 0; r < mb; r++) {
         float sa = j->ascale[m0 + r];
         int32_t z = j->azero[m0 + r];
@@ -1285,7 +1380,7 @@ void matmul_q8_forward(jaclip_pool *pool, float *out, const float *inp, const ge
     }
     float *ascale = (float *)(void *)((char *)buf + abytes);
     q8_job j = {out, inp, bias, w, buf, ascale, (int32_t *)(void *)(ascale + M), M, nb, (w->N + nb - 1) / nb, NULL};
-    bool grouped = w->pk && G.level == LV_AVX2;
+    bool grouped = w->pk && G.level >= LV_AVX2;
     int32_t *ap = NULL;
     if (grouped) { /* the q8p kernel's layout: 6 rows per group, one 32-bit word (4 k's) per row */
         int K4 = w->Kp / 4, groups = (M + 5) / 6;

@@ -59,8 +59,10 @@ void matmul_packed_forward_parts(jaclip_pool *pool, float *const *outs, const fl
 void matmul_packed_forward(jaclip_pool *pool, float *out, const float *inp, const gemm_pw *w, const float *bias,
                            int M);
 
-/* Which micro-kernel matmul_forward uses on this CPU: "avx512", "avx2" or "portable".
- * JACLIP_GEMM=portable|avx2|avx512 in the environment forces a lower one (for tests). */
+/* Which micro-kernels this CPU uses: "avx512vnni" (AVX-512 with VNNI int8 products),
+ * "avx512", "avx2" or "portable". JACLIP_GEMM=portable|avx2|avx512|avx512vnni in the
+ * environment forces a lower one (for tests). A level whose kernels disagree with the
+ * portable ones in a self-check at first use is not used (a warning names it). */
 const char *gemm_kernel_name(void);
 /* The same choice as a number: 0 portable, 1 AVX2+FMA, 2 AVX-512 (ops.c follows it too). */
 int gemm_level(void);

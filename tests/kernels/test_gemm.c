@@ -2,7 +2,7 @@
  * test_gemm.c — the GEMM and attention kernels against naive double-precision references,
  * across odd shapes (K tails, edge blocks, M = 1), with and without a pool, at every
  * dispatch level: run without JACLIP_GEMM, it reruns itself once per level
- * (portable, avx2, avx512) and says which levels this CPU could not run. Also checks that
+ * (portable, avx2, avx512, avx512vnni) and says which levels this CPU could not run. Also checks that
  * a row's result never depends on the batch (bit-exact), and the int8 path: exact integer
  * result against a reference quantization done here, and closeness to fp32.
  */
@@ -196,7 +196,7 @@ static void test_f16(jaclip_pool *pool)
 
 static void test_int8(jaclip_pool *pool)
 {
-    static const int shapes[][3] = {{1, 1, 1}, {3, 17, 5}, {13, 100, 7}, {50, 768, 130}, {7, 2048, 12}};
+    static const int shapes[][3] = {{1, 1, 1}, {3, 17, 5}, {13, 100, 7}, {50, 768, 130}, {7, 2048, 12}, {130, 520, 200}};
     for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
         int M = shapes[s][0], K = shapes[s][1], N = shapes[s][2];
         float *a = malloc(sizeof(float) * M * K), *w = malloc(sizeof(float) * N * K), *b = malloc(sizeof(float) * N);
@@ -345,21 +345,8 @@ static void test_ops(jaclip_pool *pool)
 int main(int argc, char **argv)
 {
     (void)argc;
-    const char *forced = getenv("JACLIP_GEMM");
-    if (!forced) { /* parent: one child per level */
-        static const char *levels[] = {"portable", "avx2", "avx512"};
-        for (int i = 0; i < 3; i++) {
-            int rc = test_system("JACLIP_GEMM=%s '%s'", levels[i], argv[0]);
-            CHECK(rc == 0, "level %s failed (exit %d)", levels[i], rc);
-        }
-        return test_done();
-    }
-    const char *got = gemm_kernel_name();
-    if (strcmp(got, forced) != 0)
-        printf("NOTE: JACLIP_GEMM=%s is not available on this CPU; the dispatcher chose %s (tested as such)\n", forced,
-               got);
-    else
-        printf("testing level %s\n", got);
+    if (test_levels_parent(argv[0])) return test_done();
+    test_levels_child();
     jaclip_pool *pool;
     jaclip_err err;
     REQUIRE(jaclip_pool_create(2, &pool, &err) == JACLIP_OK, "pool");
