@@ -3,7 +3,7 @@
 # optimisations 'all') and Debian PyTorch 1.13 (+ OpenBLAS), in one run, on the same random
 # full-size weights, and the int8 mode's accuracy; prints ratios against issue 5's bars.
 #
-#   bench/compare.sh [--rounds N] [--runs N] [--threads N] [--model DIR] [--skip-torch]
+#   bench/compare.sh [--rounds N] [--runs N] [--threads N] [--model DIR] [--skip-torch] [--ort node|python]
 #
 # What it does (every step logs to $WORK/log):
 #   1. random full-size v2 weights (tools/ref/clyp_ref.py gen --variant v2 --seed 7), unless
@@ -11,6 +11,8 @@
 #   2. exports both towers to ONNX with torch.onnx.export (bench/export_onnx.py);
 #   3. installs onnxruntime-node with `npm install --ignore-scripts` under bench/node_modules
 #      (gitignored; the package ships its CPU binary, the postinstall only fetches CUDA bits);
+#      --ort python instead uses the interpreter's own `onnxruntime` package (bench/ort_bench.py,
+#      the same engine, same settings) on a machine without npm;
 #   4. ROUNDS rounds, each: ORT, jaclip fp32, jaclip int8, jaclip fp16 weights (texts),
 #      jaclip fp32 on 1 thread, PyTorch
 #      (round 1 only) — image batch 1 and 8, 16-token texts batch 1 and 8, RUNS timed runs
@@ -20,10 +22,13 @@
 #      when JACLIP_TRAINED_MODEL names one); fp16 weights vs fp32 on the photos and 8 captions;
 #   6. the table with ratios and PASS/FAIL per bar.
 # Env: JACLIP_BIN (default build/jaclip), JACLIP_BENCH_DIR (work dir, default /tmp/jaclip-bench),
-#      JACLIP_SHARED (default ../shared), JACLIP_TRAINED_MODEL (optional).
+#      JACLIP_SHARED (default ../shared), JACLIP_TRAINED_MODEL (optional), JACLIP_PY (the Python
+#      with torch and numpy, default /usr/bin/python3).
+# The processes inherit the caller's CPU affinity: `taskset -c 2,3 bench/compare.sh` measures
+# two chosen CPUs of a bigger machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ROUNDS=2 RUNS=3 THREADS=2 MODEL="" SKIP_TORCH=0
+ROUNDS=2 RUNS=3 THREADS=2 MODEL="" SKIP_TORCH=0 ORT=node
 while [ $# -gt 0 ]; do
   case "$1" in
     --rounds) ROUNDS=$2; shift 2 ;;
@@ -31,6 +36,8 @@ while [ $# -gt 0 ]; do
     --threads) THREADS=$2; shift 2 ;;
     --model) MODEL=$2; shift 2 ;;
     --skip-torch) SKIP_TORCH=1; shift ;;
+    --ort) ORT=$2; shift 2
+      case "$ORT" in node|python) ;; *) echo "compare.sh: --ort takes node or python, not '$ORT'" >&2; exit 2 ;; esac ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | grep '^#'; exit 0 ;;
     *) echo "compare.sh: unknown argument $1 (--help)" >&2; exit 2 ;;
   esac
@@ -39,7 +46,7 @@ BIN=${JACLIP_BIN:-build/jaclip}
 WORK=${JACLIP_BENCH_DIR:-/tmp/jaclip-bench}
 SHARED=${JACLIP_SHARED:-../shared}
 TOK="$SHARED/tokenizer/rinna-japanese-sp.model"
-PY=/usr/bin/python3
+PY=${JACLIP_PY:-/usr/bin/python3}
 [ -x "$BIN" ] || { echo "compare.sh: $BIN not built (cmake -B build && make -C build)" >&2; exit 2; }
 mkdir -p "$WORK"
 LOG="$WORK/log"
@@ -58,7 +65,13 @@ if [ ! -f "$ONNX/text.onnx" ] || [ "$MODEL/model.safetensors" -nt "$ONNX/text.on
   say "exporting ONNX to $ONNX"
   nice $PY bench/export_onnx.py --model "$MODEL" --out "$ONNX" >> "$LOG" 2>&1
 fi
-if [ ! -f bench/node_modules/onnxruntime-node/package.json ]; then
+if [ "$ORT" = python ]; then
+  $PY -c 'import onnxruntime' 2>> "$LOG" || { echo "compare.sh: --ort python: $PY has no onnxruntime package" >&2; exit 2; }
+  ORT_CMD=("$PY" bench/ort_bench.py)
+else
+  ORT_CMD=(node bench/ort_bench.js)
+fi
+if [ "$ORT" = node ] && [ ! -f bench/node_modules/onnxruntime-node/package.json ]; then
   say "npm install --ignore-scripts onnxruntime-node (under bench/)"
   (cd bench && npm install --ignore-scripts --no-save --no-package-lock --prefix . onnxruntime-node >> "$LOG" 2>&1)
 fi
@@ -68,13 +81,13 @@ HAS512=$(grep -c -m1 avx512f /proc/cpuinfo || true)
 # there. On a CPU without AVX-512 (e.g. AMD Zen 3) forcing it would crash: keep autodetect.
 if [ "$HAS512" -gt 0 ]; then CORETYPE=SkylakeX; else CORETYPE=""; fi
 
-say "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) CPUs; load: $(cut -d' ' -f1-3 /proc/loadavg)"
+say "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) CPUs for this run (of $(grep -c ^processor /proc/cpuinfo)); SIMD: $(grep -m1 -o -w 'avx2\|avx512f\|avx512bw\|avx512_vnni\|avx_vnni\|amx_int8' /proc/cpuinfo | sort -u | xargs); load: $(cut -d' ' -f1-3 /proc/loadavg)"
 RES="$WORK/results.jsonl"
 : > "$RES"
 J=(--model "$MODEL" --tokenizer "$TOK" --runs "$RUNS" --text-len 16 --batches 1,8 --json)
 for r in $(seq 1 "$ROUNDS"); do
-  say "round $r/$ROUNDS: ONNX Runtime ($THREADS threads)"
-  echo "{\"sys\": \"ort\", \"round\": $r, \"data\": $(node bench/ort_bench.js "$ONNX" "$THREADS" "$RUNS" 16 1,8 both)}" >> "$RES"
+  say "round $r/$ROUNDS: ONNX Runtime ($ORT, $THREADS threads)"
+  echo "{\"sys\": \"ort\", \"round\": $r, \"data\": $("${ORT_CMD[@]}" "$ONNX" "$THREADS" "$RUNS" 16 1,8 both)}" >> "$RES"
   say "round $r/$ROUNDS: jaclip fp32 ($THREADS threads)"
   echo "{\"sys\": \"jaclip\", \"round\": $r, \"data\": $("$BIN" bench "${J[@]}" --threads "$THREADS")}" >> "$RES"
   say "round $r/$ROUNDS: jaclip int8 ($THREADS threads)"

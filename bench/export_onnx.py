@@ -9,6 +9,7 @@ writes OUTDIR/vision.onnx (pixels (B,3,S,S) -> (B,D)) and OUTDIR/text.onnx
 (ids (B,L) int64, mask (B,L) int64 -> (B,D)).
 """
 import argparse
+import inspect
 import os
 import sys
 
@@ -63,17 +64,20 @@ def main():
     W = {k: v for k, v in clyp_ref.st_read(os.path.join(a.model, "model.safetensors")).items()
          if v.dtype == torch.float32}
     S = cfg["image_size"]
+    # newer torch (2.9+) exports with torch.export by default; this traced reference needs the
+    # TorchScript exporter that torch 1.13 uses, which they keep behind dynamo=False
+    kw = {"dynamo": False} if "dynamo" in inspect.signature(torch.onnx.export).parameters else {}
     with torch.no_grad():
         pix = torch.randn(2, 3, S, S)
         torch.onnx.export(Vision(W, cfg["vision"]), (pix,), os.path.join(a.out, "vision.onnx"), opset_version=14,
                           input_names=["pixels"], output_names=["features"],
-                          dynamic_axes={"pixels": {0: "batch"}, "features": {0: "batch"}})
+                          dynamic_axes={"pixels": {0: "batch"}, "features": {0: "batch"}}, **kw)
         ids = torch.randint(5, 1000, (2, 16), dtype=torch.int64)
         mask = torch.ones(2, 16, dtype=torch.int64)
         torch.onnx.export(Text(W, cfg["text"]), (ids, mask), os.path.join(a.out, "text.onnx"), opset_version=14,
                           input_names=["ids", "mask"], output_names=["features"],
                           dynamic_axes={"ids": {0: "batch", 1: "len"}, "mask": {0: "batch", 1: "len"},
-                                        "features": {0: "batch"}})
+                                        "features": {0: "batch"}}, **kw)
     for n in ("vision.onnx", "text.onnx"):
         print("%s: %.0f MB" % (n, os.path.getsize(os.path.join(a.out, n)) / 1e6))
 

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# cpu_check.sh — checks and times a built jaclip on another x86-64 machine, typically one
+# with AVX-512 and VNNI (the development machine has only AVX2, so the AVX-512 kernels are
+# verified only where such a CPU is at hand):
+#   1. the kernel tests at every dispatch level this CPU offers (portable, avx2, avx512,
+#      avx512vnni: tests/kernels/test_gemm and test_attention_cls rerun themselves per level
+#      and fail if a level the CPU has fails its self-check), the threading test, and the
+#      model goldens (features against the PyTorch reference) at the CPU's best level;
+#   2. `jaclip bench --profile`, fp32 and int8, image batch 8, on two CPUs;
+#   3. bench/compare.sh on the same two CPUs (the remaining arguments go to it).
+#
+#   bench/cpu_check.sh [--build DIR] [--cpus A,B] [-- compare.sh arguments]
+#
+# --cpus: the two CPUs to pin to (default: CPU 2 and the first CPU that is on another core
+# of the same socket, from /sys/.../topology, so the two threads do not share one core).
+# Env as compare.sh (JACLIP_BENCH_DIR, JACLIP_SHARED, JACLIP_PY); the full-size model is
+# generated there by compare.sh unless it exists.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+BUILD=build CPUS=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --build) BUILD=$2; shift 2 ;;
+    --cpus) CPUS=$2; shift 2 ;;
+    --) shift; break ;;
+    -h|--help) sed -n '2,/^set -uo/p' "$0" | grep '^#'; exit 0 ;;
+    *) echo "cpu_check.sh: unknown argument $1 (--help)" >&2; exit 2 ;;
+  esac
+done
+WORK=${JACLIP_BENCH_DIR:-/tmp/jaclip-bench}
+SHARED=${JACLIP_SHARED:-../shared}
+mkdir -p "$WORK"
+say() { echo "== $*" >&2; }
+fail=0
+
+if [ -z "$CPUS" ]; then
+  T=/sys/devices/system/cpu
+  a=2; [ -d $T/cpu$a ] || a=0
+  pa=$(cat $T/cpu$a/topology/physical_package_id 2>/dev/null || echo 0)
+  ca=$(cat $T/cpu$a/topology/core_id 2>/dev/null || echo $a)
+  b=""
+  for d in $T/cpu[0-9]*; do
+    c=${d##*cpu}
+    [ "$c" = "$a" ] || [ "$c" = 0 ] && continue
+    if [ "$(cat $d/topology/physical_package_id 2>/dev/null || echo 0)" = "$pa" ] &&
+       [ "$(cat $d/topology/core_id 2>/dev/null || echo $c)" != "$ca" ]; then b=$c; break; fi
+  done
+  CPUS="$a,${b:-$((a + 1))}"
+fi
+say "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); $(grep -c ^processor /proc/cpuinfo) CPUs; pinned runs on $CPUS"
+say "SIMD: $(grep -m1 -o -w 'avx2\|fma\|f16c\|avx512f\|avx512bw\|avx512_vnni\|avx512_bf16\|avx_vnni\|amx_int8\|amx_bf16' /proc/cpuinfo | sort -u | xargs)"
+
+say "1. kernel tests at every dispatch level"
+for t in kernels_test_gemm kernels_test_gemm_init kernels_test_attention_cls model_test_golden model_test_clslast; do
+  if [ ! -x "$BUILD/$t" ]; then say "  $t: not built in $BUILD"; fail=1; continue; fi
+  out=$(JACLIP_SHARED=$SHARED "$BUILD/$t" 2>&1); rc=$?
+  echo "$out" | grep -E 'testing level|NOTE|FAIL|warning|passed' | sed "s/^/  $t: /" >&2
+  [ $rc = 0 ] || { say "  $t FAILED (exit $rc)"; fail=1; }
+done
+
+TOK="$SHARED/tokenizer/rinna-japanese-sp.model"
+MODEL="$WORK/v2"
+if [ ! -f "$MODEL/model.safetensors" ]; then
+  say "generating random full-size v2 weights in $MODEL"
+  ${JACLIP_PY:-/usr/bin/python3} tools/ref/clyp_ref.py gen --variant v2 --out "$MODEL" --seed 7 >&2 || exit 1
+fi
+say "2. jaclip bench --profile, image batch 8, CPUs $CPUS"
+for d in fp32 int8; do
+  taskset -c "$CPUS" "$BUILD/jaclip" bench --model "$MODEL" --tokenizer "$TOK" --only image --batches 8 --runs 3 \
+    --threads 2 --dtype $d --profile >&2 || fail=1
+done
+say "3. bench/compare.sh on CPUs $CPUS"
+JACLIP_BIN="$BUILD/jaclip" JACLIP_SHARED=$SHARED taskset -c "$CPUS" bench/compare.sh --model "$MODEL" "$@" || fail=1
+say "cpu_check.sh: $([ $fail = 0 ] && echo 'all steps passed' || echo 'some steps FAILED')"
+exit $fail
