@@ -813,7 +813,8 @@ void gemm_q8_free(gemm_q8 *q)
 
 typedef struct {
     gemm_q8 *q;
-    const float *w;
+    const float *const *ws; /* one (pn, K) weight per part */
+    int pn;
 } q8_quant_job;
 
 #ifdef JC_X86
@@ -855,7 +856,7 @@ static void q8_quant_task(void *ctx, int task, int thread)
     const q8_quant_job *j = ctx;
     gemm_q8 *q = j->q;
     for (int n = task * 64; n < q->N && n < task * 64 + 64; n++) {
-        const float *r = j->w + (size_t)n * q->K;
+        const float *r = j->ws[n / j->pn] + (size_t)(n % j->pn) * q->K; /* a row is quantized alone */
         float amax = 0;
         int k0 = 0;
 #ifdef JC_X86
@@ -882,22 +883,25 @@ static void q8_quant_task(void *ctx, int task, int thread)
     }
 }
 
-bool gemm_q8_quantize(jaclip_pool *pool, gemm_q8 *q, const float *w, int N, int K)
+bool gemm_q8_quantize_parts(jaclip_pool *pool, gemm_q8 *q, const float *const *ws, int parts, int N, int K)
 {
     gemm_init();
     memset(q, 0, sizeof *q);
-    q->N = N, q->K = K, q->Kp = (K + KQ - 1) / KQ * KQ;
-    q->q = jc_malloc_aligned((size_t)N * q->Kp);
-    q->scale = malloc((size_t)N * sizeof(float));
-    q->rowsum = malloc((size_t)N * sizeof(int32_t));
+    /* parts of whole 32-channel pairs of panels, as gemm_pack_w_parts (no kernel straddles two) */
+    if (parts < 1 || parts > GEMM_MAX_PARTS || (parts > 1 && N % (2 * PW) != 0)) return false;
+    q->N = N * parts, q->K = K, q->Kp = (K + KQ - 1) / KQ * KQ, q->parts = parts;
+    size_t Nt = (size_t)q->N;
+    q->q = jc_malloc_aligned(Nt * q->Kp);
+    q->scale = malloc(Nt * sizeof(float));
+    q->rowsum = malloc(Nt * sizeof(int32_t));
     if (!q->q || !q->scale || !q->rowsum) {
         gemm_q8_free(q);
         return false;
     }
-    q8_quant_job j = {q, w};
-    jc_pool_run(pool, (N + 63) / 64, q8_quant_task, &j);
+    q8_quant_job j = {q, ws, N};
+    jc_pool_run(pool, (q->N + 63) / 64, q8_quant_task, &j);
     if (G.level >= LV_AVX2) { /* the outer-product kernels' panels (q8p_* below) */
-        size_t panels = (size_t)(N + PW - 1) / PW;
+        size_t panels = (Nt + PW - 1) / PW;
         q->pk = jc_malloc_aligned(panels * (size_t)q->Kp * PW);
         if (!q->pk) {
             gemm_q8_free(q);
@@ -906,6 +910,20 @@ bool gemm_q8_quantize(jaclip_pool *pool, gemm_q8 *q, const float *w, int N, int 
         q8p_pack(q);
     }
     return true;
+}
+
+bool gemm_q8_quantize(jaclip_pool *pool, gemm_q8 *q, const float *w, int N, int K)
+{
+    return gemm_q8_quantize_parts(pool, q, &w, 1, N, K);
+}
+
+gemm_q8 gemm_q8_parts_view(const gemm_q8 *q, int p0, int n)
+{
+    int pn = q->N / (q->parts > 0 ? q->parts : 1);
+    size_t c0 = (size_t)p0 * pn; /* first channel; a multiple of 2*PW, so a whole panel */
+    gemm_q8 v = {.N = n * pn, .K = q->K, .Kp = q->Kp, .parts = n, .q = q->q + c0 * q->Kp,
+                 .pk = q->pk ? q->pk + c0 * q->Kp : NULL, .scale = q->scale + c0, .rowsum = q->rowsum + c0};
+    return v;
 }
 
 /* ---- int8, AVX2 outer-product form ---------------------------------------------------------
@@ -1019,9 +1037,42 @@ static void q8p_block(int32_t *c, int ldc, const int32_t *a, const int8_t *b, si
 #define Q8P_NB 96  /* channels per task */
 #define Q8P_K4 256 /* k4 words per slice: 16 KB of a panel */
 
+/* Where the product's columns go: column n is column n % pn of outs[n / pn], biased by
+ * biases[n / pn] (or not, when NULL); one part (pn = N) for a plain product. */
 typedef struct {
-    float *out;
-    const float *bias;
+    float *const *outs;
+    const float *const *biases;
+    int pn;
+} q8_dst;
+
+/* Rows m0 .. m0+mb-1, columns n0 .. n0+nb-1 of the int32 sums (acc, ldc) to fp32, one part's
+ * run of columns at a time: the same expression for every element whatever the parts, so a
+ * fused product gives the bits of the separate ones. */
+static void q8_store(const q8_dst *d, const gemm_q8 *W, const int32_t *acc, int ldc, int m0, int mb, int n0, int nb,
+                     const float *ascale, const int32_t *azero)
+{
+    int pn = d->pn;
+    for (int n = n0; n < n0 + nb;) {
+        int p = n / pn, c0 = n - p * pn, e = (p + 1) * pn < n0 + nb ? (p + 1) * pn : n0 + nb, cn = e - n;
+        const float *bias = d->biases[p] ? d->biases[p] + c0 : NULL;
+        const float *ws = W->scale + n;
+        const int32_t *wr = W->rowsum + n;
+        for (int r = 0; r < mb; r++) {
+            float sa = ascale[m0 + r];
+            int32_t z = azero[m0 + r];
+            float *o = d->outs[p] + (size_t)(m0 + r) * pn + c0;
+            const int32_t *ar = acc + (size_t)r * ldc + (n - n0);
+            for (int q = 0; q < cn; q++) {
+                float v = (float)(ar[q] - z * wr[q]) * (sa * ws[q]);
+                o[q] = bias ? v + bias[q] : v;
+            }
+        }
+        n = e;
+    }
+}
+
+typedef struct {
+    q8_dst dst;
     const gemm_q8 *w;
     const int32_t *ap; /* grouped activation words */
     const float *ascale;
@@ -1059,16 +1110,7 @@ static void q8p_task(void *ctx, int task, int thread)
                               b, bstride, np, kn, fl | (small && g == 0 ? MK_PF : 0));
             }
         }
-    for (int r = 0; r < mb; r++) {
-        float sa = j->ascale[m0 + r];
-        int32_t z = j->azero[m0 + r];
-        float *o = j->out + (size_t)(m0 + r) * N + n0;
-        const int32_t *ar = acc + (size_t)r * ldc;
-        for (int q = 0; q < nb; q++) {
-            float v = (float)(ar[q] - z * W->rowsum[n0 + q]) * (sa * W->scale[n0 + q]);
-            o[q] = j->bias ? v + j->bias[n0 + q] : v;
-        }
-    }
+    q8_store(&j->dst, W, acc, ldc, m0, mb, n0, nb, j->ascale, j->azero);
 }
 
 /* Exact int32 dot products of u8 (a) and s8 (w) rows over one k slice; io/fl as fp32. */
@@ -1226,8 +1268,8 @@ static void q8_tile(int32_t *c, int ldc, const uint8_t *a, int lda, const int8_t
 }
 
 typedef struct {
-    float *out;
-    const float *inp, *bias;
+    q8_dst dst;
+    const float *inp;
     const gemm_q8 *w;
     uint8_t *aq;   /* (M, Kp) quantized activations */
     float *ascale; /* (M) */
@@ -1320,16 +1362,7 @@ static void q8_task(void *ctx, int task, int thread)
     int nb = N - n0 < j->nb ? N - n0 : j->nb;
     _Alignas(64) int32_t acc[MB * NBMAX];
     q8_tile(acc, nb, j->aq + (size_t)m0 * Kp, Kp, W->q + (size_t)n0 * Kp, Kp, mb, nb, Kp);
-    for (int r = 0; r < mb; r++) {
-        float sa = j->ascale[m0 + r];
-        int32_t z = j->azero[m0 + r];
-        float *o = j->out + (size_t)(m0 + r) * N + n0;
-        const int32_t *ar = acc + (size_t)r * nb;
-        for (int q = 0; q < nb; q++) {
-            float v = (float)(ar[q] - z * W->rowsum[n0 + q]) * (sa * W->scale[n0 + q]);
-            o[q] = j->bias ? v + j->bias[n0 + q] : v;
-        }
-    }
+    q8_store(&j->dst, W, acc, nb, m0, mb, n0, nb, j->ascale, j->azero);
 }
 
 /* A grow-only scratch for the quantized activations, shared by calls that do not overlap;
@@ -1338,10 +1371,13 @@ static pthread_mutex_t q8_mu = PTHREAD_MUTEX_INITIALIZER;
 static void *q8_buf;
 static size_t q8_cap;
 
-void matmul_q8_forward(jaclip_pool *pool, float *out, const float *inp, const gemm_q8 *w, const float *bias, int M)
+/* parts: how many outputs the N channels go to (1, or w->parts) */
+static void q8_run(jaclip_pool *pool, float *const *outs, const float *inp, const gemm_q8 *w,
+                   const float *const *biases, int parts, int M)
 {
     if (M <= 0 || w->N <= 0) return;
     gemm_init();
+    q8_dst dst = {outs, biases, w->N / parts};
     size_t abytes = ((size_t)M * w->Kp + 63) / 64 * 64;
     size_t need = abytes + (size_t)M * (sizeof(float) + sizeof(int32_t)) + 64 + (size_t)(M + 5) / 6 * 6 * w->Kp + 64;
     bool locked = pthread_mutex_trylock(&q8_mu) == 0;
@@ -1364,10 +1400,11 @@ void matmul_q8_forward(jaclip_pool *pool, float *out, const float *inp, const ge
         float *wr = malloc((size_t)w->K * sizeof(float));
         for (int n = 0; wr && n < w->N; n++) {
             for (int k = 0; k < w->K; k++) wr[k] = w->q[(size_t)n * w->Kp + k] * w->scale[n];
+            int p = n / dst.pn, c = n % dst.pn;
             for (int m = 0; m < M; m++) {
-                double s = bias ? bias[n] : 0;
+                double s = biases[p] ? biases[p][c] : 0;
                 for (int k = 0; k < w->K; k++) s += (double)inp[(size_t)m * w->K + k] * wr[k];
-                out[(size_t)m * w->N + n] = (float)s;
+                outs[p][(size_t)m * dst.pn + c] = (float)s;
             }
         }
         free(wr);
@@ -1379,7 +1416,7 @@ void matmul_q8_forward(jaclip_pool *pool, float *out, const float *inp, const ge
         while (nb > 12 && (w->N + nb - 1) / nb < 4 * threads) nb -= 12;
     }
     float *ascale = (float *)(void *)((char *)buf + abytes);
-    q8_job j = {out, inp, bias, w, buf, ascale, (int32_t *)(void *)(ascale + M), M, nb, (w->N + nb - 1) / nb, NULL};
+    q8_job j = {dst, inp, w, buf, ascale, (int32_t *)(void *)(ascale + M), M, nb, (w->N + nb - 1) / nb, NULL};
     bool grouped = w->pk && G.level >= LV_AVX2;
     int32_t *ap = NULL;
     if (grouped) { /* the q8p kernel's layout: 6 rows per group, one 32-bit word (4 k's) per row */
@@ -1396,16 +1433,28 @@ void matmul_q8_forward(jaclip_pool *pool, float *out, const float *inp, const ge
         int tiles_m = (M + Q8P_MC - 1) / Q8P_MC, mc = ((M + tiles_m - 1) / tiles_m + 5) / 6 * 6, nbp = Q8P_NB;
         tiles_m = (M + mc - 1) / mc;
         while (nbp > 2 * PW && tiles_m * ((w->N + nbp - 1) / nbp) < 8 * threads) nbp -= 2 * PW;
-        q8p_job pj = {out, bias, w, ap, ascale, j.azero, M, mc, nbp, tiles_m, (w->N + nbp - 1) / nbp};
+        q8p_job pj = {dst, w, ap, ascale, j.azero, M, mc, nbp, tiles_m, (w->N + nbp - 1) / nbp};
         jc_pool_run(pool, tiles_m * pj.tiles_n, q8p_task, &pj);
     } else {
         jc_pool_run(pool, ((M + MB - 1) / MB) * j.tiles_n, q8_task, &j);
     }
     if (t0 > 0) {
         char name[48];
-        snprintf(name, sizeof name, "gemm int8 K=%d N=%d", w->K, w->N);
+        if (parts > 1) snprintf(name, sizeof name, "gemm int8 K=%d N=%dx%d", w->K, parts, w->N / parts);
+        else snprintf(name, sizeof name, "gemm int8 K=%d N=%d", w->K, w->N);
         kprof_add(name, jc_now() - t0, 2.0 * M * w->K * w->N);
     }
     if (own) jc_free_aligned(buf);
     if (locked) pthread_mutex_unlock(&q8_mu);
+}
+
+void matmul_q8_forward(jaclip_pool *pool, float *out, const float *inp, const gemm_q8 *w, const float *bias, int M)
+{
+    q8_run(pool, &out, inp, w, &bias, 1, M);
+}
+
+void matmul_q8_forward_parts(jaclip_pool *pool, float *const *outs, const float *inp, const gemm_q8 *w,
+                             const float *const *biases, int M)
+{
+    q8_run(pool, outs, inp, w, biases, w->parts > 1 ? w->parts : 1, M);
 }

@@ -72,7 +72,8 @@ int gemm_level(void);
  * (Kp = K rounded up to a multiple of 64, zero padded), scale (N): w[n][k] ≈ q[n][k]*scale[n],
  * rowsum (N) = Σ_k q[n][k]. */
 typedef struct gemm_q8 {
-    int N, K, Kp;
+    int N, K, Kp; /* N: all channels (parts x channels per part) */
+    int parts;    /* matmul_q8_forward_parts writes N/parts columns to each of `parts` outputs */
     int8_t *q;
     int8_t *pk; /* AVX2: the same values in panels of 16 channels x 4 k's (gemm.c q8p_*), or NULL */
     float *scale;
@@ -82,6 +83,14 @@ typedef struct gemm_q8 {
 /* Quantizes w (N,K) into *q (allocates; free with gemm_q8_free). Returns false if out of memory. */
 bool gemm_q8_quantize(jaclip_pool *pool, gemm_q8 *q, const float *w, int N, int K);
 void gemm_q8_free(gemm_q8 *q);
+/* Several weights with the same K quantized as one (fused q/k/v, fc1 gate/value): ws[parts],
+ * each (N, K), N a multiple of 32; channel p*N + n is channel n of ws[p], quantized exactly as
+ * gemm_q8_quantize would quantize it alone (same int8 values, scale and row sum). Returns
+ * false if out of memory or N does not qualify. */
+bool gemm_q8_quantize_parts(jaclip_pool *pool, gemm_q8 *q, const float *const *ws, int parts, int N, int K);
+/* Parts p0 .. p0+n-1 of q as a gemm_q8 of n parts that shares q's memory (never freed itself;
+ * valid while q is): the k/v of a fused q/k/v, or one member alone (n = 1). */
+gemm_q8 gemm_q8_parts_view(const gemm_q8 *q, int p0, int n);
 
 /* One activation row, asymmetric 7-bit: o[k] = clamp(round(r[k]/scale) + zero, 0, 127),
  * zero padded to Kp; the range always includes 0. (Exposed for the tests.) */
@@ -90,5 +99,10 @@ void gemm_q8_quantize_row(const float *r, int K, int Kp, uint8_t *o, float *scal
 /* out (M,N) = quant(inp) · qwᵀ + bias, activations quantized per row as above; the integer
  * part is exact: out = sa·sw·(Σ x·q − z·rowsum) + bias. */
 void matmul_q8_forward(jaclip_pool *pool, float *out, const float *inp, const gemm_q8 *w, const float *bias, int M);
+/* One product over all of w's channels (activations quantized once), one output (M, N/parts)
+ * and bias (or NULL) per part; every element bit-identical to matmul_q8_forward with that part
+ * quantized alone. (matmul_q8_forward on a w of several parts writes one (M, N) output.) */
+void matmul_q8_forward_parts(jaclip_pool *pool, float *const *outs, const float *inp, const gemm_q8 *w,
+                             const float *const *biases, int M);
 
 #endif

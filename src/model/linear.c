@@ -19,6 +19,8 @@
  * GEMM, activations quantized per token; their fp32 packed copies are dropped. The
  * accuracy-sensitive parts stay fp32: patch embedding, the first vision block, LayerNorms,
  * softmax and attention products, RoPE, GELU/SwiGLU, and the final projections (necks).
+ * The fused groups are fused in int8 too (gemm_q8_quantize_parts: one quantization of the
+ * input, one product with a larger N; bit-identical to the members' separate products).
  * Entries are keyed by the fp32 weight pointer, so the forward code keeps one shape.
  */
 #include <pthread.h>
@@ -38,7 +40,8 @@ typedef struct lin_entry {
     bool view;
     bool keep; /* stays fp32 in int8 mode */
     int tower; /* 0 vision, 1 text */
-    gemm_q8 q;  /* int8 (q.q NULL when absent) */
+    gemm_q8 q;  /* int8 (q.q NULL when absent); a view into a group's fused copy when qview */
+    bool qview;
 } lin_entry;
 
 /* Weights that read the same input, packed as one product (EVA02 and BERT q/k/v, EVA02
@@ -48,6 +51,7 @@ typedef struct lin_group {
     const float *w[GEMM_MAX_PARTS];
     int parts, N, K, tower;
     gemm_pw fused;
+    gemm_q8 fq; /* int8 mode: the members quantized as one (fq.q NULL when absent) */
 } lin_group;
 
 struct model_lin {
@@ -94,11 +98,24 @@ static void drop_fp32(struct model_lin *t, int tower)
         if (tower < 0 || t->g[i].tower == tower) gemm_pw_free(&t->g[i].fused);
 }
 
+/* tower: 0 or 1, or -1 for both */
+static void drop_q8(struct model_lin *t, int tower)
+{
+    for (int i = 0; i < t->n; i++) {
+        if (tower >= 0 && t->e[i].tower != tower) continue;
+        if (!t->e[i].qview) gemm_q8_free(&t->e[i].q);
+        memset(&t->e[i].q, 0, sizeof t->e[i].q);
+        t->e[i].qview = false;
+    }
+    for (int i = 0; i < t->ng; i++)
+        if (tower < 0 || t->g[i].tower == tower) gemm_q8_free(&t->g[i].fq);
+}
+
 void model_lin_free(jaclip_model *m)
 {
     if (!m->lin) return;
     drop_fp32(m->lin, -1);
-    for (int i = 0; i < m->lin->n; i++) gemm_q8_free(&m->lin->e[i].q);
+    drop_q8(m->lin, -1);
     free(m->lin->e);
     free(m->lin->g);
     pthread_mutex_destroy(&m->lin->mu);
@@ -147,6 +164,13 @@ static void release_pages(const jaclip_model *m, const float *w, size_t n)
     if (hi > lo) madvise((void *)lo, hi - lo, MADV_DONTNEED);
 }
 
+/* Whether a group stays fp32 in int8 mode (its members do: the first vision block). */
+static bool group_kept(const struct model_lin *t, const lin_group *g)
+{
+    const lin_entry *e = find(t, g->w[0]);
+    return !e || e->keep;
+}
+
 /* Brings a tower's entries to the current mode: int8 -> q8 copies, fp32/fp16 -> packed copies
  * (groups fused, their members views of it). Called under t->mu. */
 static bool prepare(jaclip_model *m, int tower)
@@ -154,10 +178,22 @@ static bool prepare(jaclip_model *m, int tower)
     struct model_lin *t = m->lin;
     bool int8 = t->mode == LIN_INT8, half = t->mode == LIN_FP16;
     if (int8 || t->packed[tower] != t->mode) drop_fp32(t, tower);
-    if (!int8) t->packed[tower] = t->mode;
-    for (int i = 0; !int8 && i < t->ng; i++) {
+    if (!int8) drop_q8(t, tower), t->packed[tower] = t->mode;
+    for (int i = 0; int8 && i < t->ng; i++) {
         lin_group *g = &t->g[i];
-        if (g->tower != tower || g->fused.p || g->fused.h) continue;
+        if (g->tower != tower || g->fq.q || group_kept(t, g)) continue;
+        if (!gemm_q8_quantize_parts(m->pool, &g->fq, g->w, g->parts, g->N, g->K)) continue; /* members alone */
+        for (int p = 0; p < g->parts; p++) {
+            lin_entry *e = find(t, g->w[p]);
+            if (!e) continue;
+            if (!e->qview) gemm_q8_free(&e->q);
+            e->q = gemm_q8_parts_view(&g->fq, p, 1);
+            e->qview = true;
+        }
+    }
+    for (int i = 0; i < t->ng; i++) { /* in int8 mode, the groups that stay fp32 */
+        lin_group *g = &t->g[i];
+        if (g->tower != tower || g->fused.p || g->fused.h || (int8 && !group_kept(t, g))) continue;
         bool ok = half ? gemm_pack_w_parts_f16(m->pool, &g->fused, g->w, g->parts, g->N, g->K)
                        : gemm_pack_w_parts(m->pool, &g->fused, g->w, g->parts, g->N, g->K);
         if (!ok) continue; /* the members pack alone */
@@ -181,7 +217,6 @@ static bool prepare(jaclip_model *m, int tower)
                 !(half ? gemm_pack_w_parts_f16(m->pool, &e->pw, &e->w, 1, e->N, e->K)
                        : gemm_pack_w(m->pool, &e->pw, e->w, e->N, e->K)))
                 return false;
-            gemm_q8_free(&e->q);
         }
         release_pages(m, e->w, (size_t)e->N * e->K);
     }
@@ -268,11 +303,16 @@ void model_linear_parts(jaclip_model *m, float *const *outs, const float *inp, c
     if (e) ensure(m, e->tower);
     for (int i = 0; m->lin && i < m->lin->ng; i++) {
         const lin_group *g = &m->lin->g[i];
-        if (!(g->fused.p || g->fused.h) || g->N != N || g->K != K) continue;
+        if (!(g->fused.p || g->fused.h || g->fq.q) || g->N != N || g->K != K) continue;
         for (int s0 = 0; s0 + parts <= g->parts; s0++) {
             bool same = true;
             for (int p = 0; p < parts; p++) same = same && g->w[s0 + p] == ws[p];
             if (!same) continue;
+            if (g->fq.q) {
+                gemm_q8 v = gemm_q8_parts_view(&g->fq, s0, parts);
+                matmul_q8_forward_parts(m->pool, outs, inp, &v, biases, M);
+                return;
+            }
             size_t off = (size_t)s0 * g->N * g->K;
             gemm_pw v = {.N = N * parts, .K = K, .parts = parts, .p = g->fused.p ? g->fused.p + off : NULL,
                          .h = g->fused.h ? g->fused.h + off : NULL};

@@ -4,7 +4,8 @@
  * dispatch level: run without JACLIP_GEMM, it reruns itself once per level
  * (portable, avx2, avx512, avx512vnni) and says which levels this CPU could not run. Also checks that
  * a row's result never depends on the batch (bit-exact), and the int8 path: exact integer
- * result against a reference quantization done here, and closeness to fp32.
+ * result against a reference quantization done here, closeness to fp32, and fused int8
+ * products (several weights as one) bit-identical to the separate ones.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -253,6 +254,71 @@ static void test_int8(jaclip_pool *pool)
     }
 }
 
+/* int8 fused weights: gemm_q8_quantize_parts gives each channel the int8 values, scale and row
+ * sum of quantizing its part alone, and matmul_q8_forward_parts (activations quantized once,
+ * one product) writes each part's output bit-identical to that part's own matmul_q8_forward;
+ * the same for views of some of the parts (the k/v of q/k/v) and of one part alone. Shapes
+ * cover odd M (the batch-1 path, edge row groups, several row tiles), parts whose column tiles
+ * straddle two parts, and K over one k slice. */
+static void test_q8_parts(jaclip_pool *pool)
+{
+    static const int shapes[][4] = {/* M, N per part, K, parts */
+                                    {1, 32, 300, 3},  {7, 96, 768, 3},  {50, 64, 100, 2},
+                                    {130, 32, 1100, 3}, {7, 160, 64, 2}, {130, 96, 768, 4}};
+    int diff = 0, qdiff = 0, vdiff = 0;
+    for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
+        int M = shapes[s][0], N = shapes[s][1], K = shapes[s][2], P = shapes[s][3];
+        float *a = malloc(sizeof(float) * M * K), *r = malloc(sizeof(float) * M * N);
+        float *w[4], *b[4], *o[4], *o2[4];
+        fill(a, (size_t)M * K);
+        for (int p = 0; p < P; p++) {
+            w[p] = malloc(sizeof(float) * N * K), b[p] = malloc(sizeof(float) * N);
+            o[p] = malloc(sizeof(float) * M * N), o2[p] = malloc(sizeof(float) * M * N);
+            fill(w[p], (size_t)N * K), fill(b[p], N);
+            for (size_t i = 0; i < (size_t)N * K; i += 97) w[p][i] *= 3.0f; /* uneven channel ranges */
+        }
+        const float *ws[4] = {w[0], w[1], w[2], w[3]}, *bs[4] = {b[0], NULL, b[2], b[3]};
+        gemm_q8 fq;
+        if (!gemm_q8_quantize_parts(pool, &fq, ws, P, N, K)) {
+            CHECK(0, "gemm_q8_quantize_parts refused N=%d parts=%d", N, P);
+            return;
+        }
+        CHECK(fq.N == P * N && fq.parts == P && fq.K == K, "fused q8 shape N=%d parts=%d", fq.N, fq.parts);
+        matmul_q8_forward_parts(pool, o, a, &fq, bs, M);
+        gemm_q8 kv = gemm_q8_parts_view(&fq, 1, P - 1);
+        matmul_q8_forward_parts(pool, o2 + 1, a, &kv, bs + 1, M);
+        for (int p = 0; p < P; p++) {
+            gemm_q8 q;
+            if (!gemm_q8_quantize(pool, &q, w[p], N, K)) {
+                CHECK(0, "out of memory");
+                return;
+            }
+            qdiff += memcmp(q.q, fq.q + (size_t)p * N * q.Kp, (size_t)N * q.Kp) != 0 ||
+                     memcmp(q.scale, fq.scale + (size_t)p * N, sizeof(float) * N) != 0 ||
+                     memcmp(q.rowsum, fq.rowsum + (size_t)p * N, sizeof(int32_t) * N) != 0 ||
+                     (q.pk && memcmp(q.pk, fq.pk + (size_t)p * N * q.Kp, (size_t)N * q.Kp) != 0);
+            matmul_q8_forward(pool, r, a, &q, bs[p], M);
+            diff += memcmp(r, o[p], sizeof(float) * M * N) != 0;
+            if (p > 0) vdiff += memcmp(r, o2[p], sizeof(float) * M * N) != 0;
+            gemm_q8 one = gemm_q8_parts_view(&fq, p, 1);
+            matmul_q8_forward(NULL, o2[0], a, &one, bs[p], M);
+            vdiff += memcmp(r, o2[0], sizeof(float) * M * N) != 0;
+            gemm_q8_free(&q);
+        }
+        for (int p = 0; p < P; p++) free(w[p]), free(b[p]), free(o[p]), free(o2[p]);
+        gemm_q8_free(&fq);
+        free(a), free(r);
+    }
+    CHECK(qdiff == 0, "int8: %d fused parts quantized differently from alone (%s)", qdiff, gemm_kernel_name());
+    CHECK(diff == 0, "int8: %d fused parts differ from their own product (%s, pool %s)", diff, gemm_kernel_name(),
+          pool ? "2 threads" : "none");
+    CHECK(vdiff == 0, "int8: %d views of fused parts differ from their own product (%s)", vdiff, gemm_kernel_name());
+    gemm_q8 bad;
+    const float *one[2] = {NULL, NULL};
+    CHECK(!gemm_q8_quantize_parts(pool, &bad, one, 2, 20, 8), "int8 parts of 20 channels must be refused");
+    CHECK(!gemm_q8_quantize_parts(pool, &bad, one, 5, 32, 8), "more than GEMM_MAX_PARTS parts must be refused");
+}
+
 static void test_attention(jaclip_pool *pool)
 {
     static const int lens[] = {1, 7, 197, 16, 3};
@@ -360,6 +426,8 @@ int main(int argc, char **argv)
     test_f16(pool);
     test_f16(NULL);
     test_int8(pool);
+    test_q8_parts(pool);
+    test_q8_parts(NULL);
     test_attention(pool);
     test_ops(pool);
     jaclip_pool_free(pool);
