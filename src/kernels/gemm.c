@@ -689,16 +689,25 @@ static void mm_task(void *ctx, int task, int thread)
                         to_f32(wide + (size_t)q * kc * PW, bh + (size_t)q * ps, (size_t)kc * PW);
                     b = wide, bh = NULL, pst = (size_t)kc * PW;
                 }
-                for (int g = 0; g < gb; g++) {
+                /* calls of two 6-row groups at once where the 12-row kernel is in use */
+                int per = G.mr == 12 ? 2 : 1, calls = (gb + per - 1) / per;
+                for (int q = 0; q < calls; q++) {
 #ifdef JC_X86
-                    for (size_t l = lines * g / gb; l < lines * (g + 1) / gb; l++)
+                    for (size_t l = lines * q / calls; l < lines * (q + 1) / calls; l++)
                         _mm_prefetch(next + l * 64, _MM_HINT_T1);
 #else
                     (void)next, (void)lines;
 #endif
-                    int i = m0 + 6 * g;
-                    mk_call(level, OUT(n) + (size_t)i * N, N, j->ap + ((size_t)(i / 6) * K + k0) * 6, b, bh, pst, kc,
-                            m0 + mb - i < 6 ? m0 + mb - i : 6, nr, bias, fl);
+                    int i = m0 + 6 * per * q, left = m0 + mb - i;
+                    const float *a = j->ap + ((size_t)(i / 6) * K + k0) * 6;
+#ifdef JC_X86
+                    if (per == 2 && left > 6) {
+                        mk_avx512_12(OUT(n) + (size_t)i * N, N, a, a + (size_t)6 * K, b, b ? b + pst : NULL, bh,
+                                     bh ? bh + pst : NULL, kc, left < 12 ? left : 12, nr, bias, fl);
+                        continue;
+                    }
+#endif
+                    mk_call(level, OUT(n) + (size_t)i * N, N, a, b, bh, pst, kc, left < 6 ? left : 6, nr, bias, fl);
                 }
             }
         }
