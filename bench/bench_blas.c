@@ -5,8 +5,10 @@
  * measures all of them (a library that is not installed is reported as such).
  * Timing: best of RUNS wall-clock runs after a warm-up; GFLOP/s.
  *
- * usage: build/bench_blas LIB THREADS [RUNS]
- *   LIB = jaclip | openblas | blis | onednn
+ * usage: build/bench_blas LIB THREADS [RUNS] [SHAPES]
+ *   LIB = jaclip | jaclip-packed | openblas | blis | onednn
+ *   SHAPES = plain (default: the table's six shapes) | model (the products the engine runs:
+ *   fused q/k/v and fc1, image batch 8, texts of 16 tokens at batch 8 and 1)
  * Threads: jaclip uses its pool; for the libraries set OPENBLAS_NUM_THREADS,
  * BLIS_NUM_THREADS or OMP_NUM_THREADS (bench/blas.sh does).
  */
@@ -26,11 +28,12 @@ typedef int (*dnnl_sgemm_fn)(char ta, char tb, long M, long N, long K, float alp
 int main(int argc, char **argv)
 {
     if (argc < 3) {
-        fprintf(stderr, "usage: bench_blas jaclip|jaclip-packed|openblas|blis|onednn THREADS [RUNS]\n");
+        fprintf(stderr, "usage: bench_blas jaclip|jaclip-packed|openblas|blis|onednn THREADS [RUNS] [plain|model]\n");
         return 2;
     }
     const char *lib = argv[1];
     int threads = atoi(argv[2]), runs = argc > 3 ? atoi(argv[3]) : 5;
+    bool model = argc > 4 && strcmp(argv[4], "model") == 0;
     cblas_sgemm_fn cb = NULL;
     dnnl_sgemm_fn dn = NULL;
     jaclip_pool *pool = NULL;
@@ -60,9 +63,14 @@ int main(int argc, char **argv)
         }
     }
     /* image tower at batch 8 (1576 tokens) and a batch-1 16-token text */
-    static const int shapes[][3] = {{1576, 768, 768}, {1576, 768, 2048}, {1576, 2048, 768},
-                                    {16, 768, 768},   {16, 768, 3072},   {16, 3072, 768}};
-    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+    static const int plain[][3] = {{1576, 768, 768}, {1576, 768, 2048}, {1576, 2048, 768},
+                                   {16, 768, 768},   {16, 768, 3072},   {16, 3072, 768}};
+    static const int fused[][3] = {{1576, 768, 2304}, {1576, 768, 768}, {1576, 768, 4096}, {1576, 2048, 768},
+                                   {128, 768, 2304},  {128, 768, 768},  {128, 768, 3072},  {128, 3072, 768},
+                                   {16, 768, 2304},   {16, 768, 3072},  {16, 3072, 768}};
+    const int(*shapes)[3] = model ? fused : plain;
+    size_t nshapes = model ? sizeof fused / sizeof *fused : sizeof plain / sizeof *plain;
+    for (size_t s = 0; s < nshapes; s++) {
         int M = shapes[s][0], K = shapes[s][1], N = shapes[s][2];
         float *a = jc_malloc_aligned((size_t)M * K * 4), *w = jc_malloc_aligned((size_t)N * K * 4);
         float *c = jc_malloc_aligned((size_t)M * N * 4);

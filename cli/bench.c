@@ -125,6 +125,15 @@ static double measure_peak(jaclip_pool *pool, int threads)
     probe_job *j = calloc(1, sizeof *j);
     if (!j) return 0;
     j->iters = 2000000;
+    /* a discarded run first: a CPU that idled may need tens of ms to reach its clock (seen
+     * on a VM of an AVX-512 Xeon: 48 GFLOP/s per core on the first runs, less than the
+     * GEMM itself reached there) */
+    if (threads == 1) probe_flops(j->iters * 4);
+    else {
+        j->iters *= 4;
+        jc_pool_run(pool, threads, probe_task, j);
+        j->iters /= 4;
+    }
     double best = 0;
     for (int r = 0; r < 5; r++) {
         double t = jc_now();

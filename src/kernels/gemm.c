@@ -40,7 +40,9 @@ static struct {
     int level;
     bool vnni;
     const char *name;
+    int kc, mc, nb, mr; /* fp32 blocking (see "fp32 matmul_forward" below) */
 } G;
+static void block_init(void);
 
 static void q8_tile(int32_t *c, int ldc, const uint8_t *a, int lda, const int8_t *w, int ldw, int M, int N, int Kp);
 static void q8p_pack(gemm_q8 *q);
@@ -72,6 +74,15 @@ static bool self_check(void)
     for (int i = 0; i < M * N; i++) /* both exact: the same bits at every level */
         if ((i % N < 40 && i1[i] != i2[i]) || memcmp(&m1[i], &m2[i], sizeof(float)) != 0) return false;
     if (level == LV_PORTABLE) return true;
+    /* more rows than SMALL_M: the many-rows path (and its 12-row AVX-512 kernel, 7 rows at the end) */
+    enum { M2 = 55 };
+    static float a2[M2 * K], o1[M2 * N], o2[M2 * N];
+    for (int i = 0; i < M2 * K; i++) a2[i] = (float)((i * 41) % 103) / 51.0f - 1.0f;
+    mm_plain(o1, a2, w, bias, M2, K, N);
+    G.level = LV_PORTABLE;
+    mm_plain(o2, a2, w, bias, M2, K, N);
+    G.level = level;
+    if (memcmp(o1, o2, sizeof o1) != 0) return false;
     /* the packed int8 kernels (q8p_*), in two k slices, against plain integer dot products */
     enum { K4 = KP / 4, NP = (N + 15) / 16, G6 = (M + 5) / 6 };
     static _Alignas(64) int8_t pk[NP * K4 * 64];
@@ -123,6 +134,7 @@ static void gemm_init_once(void)
     static const char *names[] = {"portable", "avx2", "avx512"};
     for (;;) {
         G.level = level, G.vnni = vnni, G.name = vnni ? "avx512vnni" : names[level];
+        block_init();
         if (level == LV_PORTABLE || self_check()) break;
         int down = level - 1;
 #ifdef JC_X86
@@ -214,6 +226,30 @@ static void task_tile(int task, int M, int tiles_n, int nb, int *m0, int *n0)
 #define KC2 768 /* k slice */
 #define MC2 96  /* rows per task: the packed inp block, MC2 x KC2 */
 #define NB2 96  /* channels per task, a multiple of 2 * PW */
+#define KC_MAX 1024
+/* The blocking in use (G.kc, G.mc, G.nb, and G.mr: rows per AVX-512 micro-kernel call, 6 or
+ * 12 = two 6-row groups) is set per level here; JACLIP_GEMM_BLOCK="KC,MC,NB,MR" overrides
+ * it, to tune for a new CPU (bench/cpu_check.sh --sweep). Blocking never changes a result:
+ * every element stays the same fma chain. */
+static void block_init(void)
+{
+    G.kc = KC2, G.mc = MC2, G.nb = NB2, G.mr = 6;
+    /* AVX-512 (measured on a Sapphire Rapids VM, 2 cores, bench/cpu_check.sh --sweep over 14
+     * blockings): the 12-row kernel with k slices of 128 (a 16 KB panel-pair slice that stays
+     * in L1 while the task's 96 rows stream from the 2 MB L2) ran the image products 18 %
+     * faster than 768,96,96,6 (111 vs 136 ms) and the batch-8 text ones 16 % faster. */
+    if (G.level == LV_AVX512) G.kc = 128, G.mr = 12;
+    const char *e = getenv("JACLIP_GEMM_BLOCK");
+    if (!e || !*e) return;
+    int kc, mc, nb, mr = 6;
+    if (sscanf(e, "%d,%d,%d,%d", &kc, &mc, &nb, &mr) < 3 || kc < 16 || kc > KC_MAX || mc < 6 || mc > 960 ||
+        mc % 6 || nb < 2 * PW || nb > 1024 || nb % (2 * PW) || (mr != 6 && mr != 12)) {
+        jc_warn("JACLIP_GEMM_BLOCK='%s' ignored: expected KC,MC,NB[,MR] with KC 16..%d, MC a multiple of 6 up "
+                "to 960, NB a multiple of 32 up to 1024, MR 6 or 12", e, KC_MAX);
+        return;
+    }
+    G.kc = kc, G.mc = mc, G.nb = nb, G.mr = G.level == LV_AVX512 ? mr : 6;
+}
 #define GM2 8   /* row tiles per task group (mm_tile) */
 
 static inline size_t pw_panels(int N) { return (size_t)(N + PW - 1) / PW; }
@@ -487,15 +523,18 @@ __attribute__((target("avx2,fma,f16c"))) static void mk_avx2h(float *c, int ldc,
     mk_avx2_body(c, ldc, a, NULL, bh, kc, mr, nr, bias, fl);
 }
 
-/* AVX-512: 6 rows x 32 channels (two panels, b and b2 = the next panel) in 12 zmm; nr <= 32. */
-__attribute__((target("avx512f"))) static void mk_avx512(float *c, int ldc, const float *a, const float *b,
-                                                          const float *b2, const uint16_t *bh, const uint16_t *bh2,
-                                                          int kc, int mr, int nr, const float *bias, int fl)
+/* AVX-512: R = 6 rows x 32 channels (two panels, b and b2 = the next panel) in 12 zmm, or
+ * R = 12 rows (two 6-row groups, a and a2) in 24 zmm; nr <= 32, mr <= R. half: the panels
+ * are fp16 (bh, bh2), widened exactly. Each element is the same fma chain as in mk_avx2. */
+__attribute__((target("avx512f"), always_inline)) static inline void
+mk512_body(float *c, int ldc, const float *a, const float *a2, const float *b, const float *b2, const uint16_t *bh,
+           const uint16_t *bh2, int kc, int mr, int nr, const float *bias, int fl, const int R, const bool half)
 {
     __mmask16 k0 = (__mmask16)(nr >= 16 ? 0xFFFF : (1u << nr) - 1);
     __mmask16 k1 = (__mmask16)(nr >= 32 ? 0xFFFF : nr > 16 ? (1u << (nr - 16)) - 1 : 0);
-    __m512 acc[6][2];
-    for (int i = 0; i < 6; i++) {
+    __m512 acc[12][2];
+    _Pragma("GCC unroll 12") for (int i = 0; i < R; i++)
+    {
         const float *ci = c + (size_t)(i < mr ? i : 0) * ldc;
         acc[i][0] = (fl & MK_LOAD) ? _mm512_maskz_loadu_ps(k0, ci) : _mm512_setzero_ps();
         acc[i][1] = (fl & MK_LOAD) ? _mm512_maskz_loadu_ps(k1, ci + 16) : _mm512_setzero_ps();
@@ -503,15 +542,15 @@ __attribute__((target("avx512f"))) static void mk_avx512(float *c, int ldc, cons
     if (!k1) b2 = b, bh2 = bh;
     for (int k = 0; k < kc; k++) {
         __m512 v0, v1;
-        if (bh) {
+        if (half) {
             v0 = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)(const void *)(bh + (size_t)k * PW)));
             v1 = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)(const void *)(bh2 + (size_t)k * PW)));
         } else {
             v0 = _mm512_load_ps(b + (size_t)k * PW), v1 = _mm512_load_ps(b2 + (size_t)k * PW);
         }
-        _Pragma("GCC unroll 6") for (int i = 0; i < 6; i++)
+        _Pragma("GCC unroll 12") for (int i = 0; i < R; i++)
         {
-            __m512 x = _mm512_set1_ps(a[(size_t)k * 6 + i]);
+            __m512 x = _mm512_set1_ps(i < 6 ? a[(size_t)k * 6 + i] : a2[(size_t)k * 6 + i - 6]);
             acc[i][0] = _mm512_fmadd_ps(x, v0, acc[i][0]);
             acc[i][1] = _mm512_fmadd_ps(x, v1, acc[i][1]);
         }
@@ -519,12 +558,31 @@ __attribute__((target("avx512f"))) static void mk_avx512(float *c, int ldc, cons
     __m512 bv0 = _mm512_setzero_ps(), bv1 = _mm512_setzero_ps();
     bool addb = (fl & MK_LAST) && bias;
     if (addb) bv0 = _mm512_maskz_loadu_ps(k0, bias), bv1 = _mm512_maskz_loadu_ps(k1, bias + 16);
-    for (int i = 0; i < mr; i++) {
+    _Pragma("GCC unroll 12") for (int i = 0; i < R; i++)
+    {
+        if (i >= mr) break;
         __m512 r0 = addb ? _mm512_add_ps(acc[i][0], bv0) : acc[i][0];
         __m512 r1 = addb ? _mm512_add_ps(acc[i][1], bv1) : acc[i][1];
         _mm512_mask_storeu_ps(c + (size_t)i * ldc, k0, r0);
         if (k1) _mm512_mask_storeu_ps(c + (size_t)i * ldc + 16, k1, r1);
     }
+}
+
+__attribute__((target("avx512f"))) static void mk_avx512(float *c, int ldc, const float *a, const float *b,
+                                                          const float *b2, const uint16_t *bh, const uint16_t *bh2,
+                                                          int kc, int mr, int nr, const float *bias, int fl)
+{
+    if (bh) mk512_body(c, ldc, a, NULL, NULL, NULL, bh, bh2, kc, mr, nr, bias, fl, 6, true);
+    else mk512_body(c, ldc, a, NULL, b, b2, NULL, NULL, kc, mr, nr, bias, fl, 6, false);
+}
+
+__attribute__((target("avx512f"))) static void mk_avx512_12(float *c, int ldc, const float *a, const float *a2,
+                                                             const float *b, const float *b2, const uint16_t *bh,
+                                                             const uint16_t *bh2, int kc, int mr, int nr,
+                                                             const float *bias, int fl)
+{
+    if (bh) mk512_body(c, ldc, a, a2, NULL, NULL, bh, bh2, kc, mr, nr, bias, fl, 12, true);
+    else mk512_body(c, ldc, a, a2, b, b2, NULL, NULL, kc, mr, nr, bias, fl, 12, false);
 }
 #endif
 
@@ -599,6 +657,7 @@ static void mm_task(void *ctx, int task, int thread)
     mm_tile(j, task, &m0, &n0);
     int mb = j->M - m0 < j->mc ? j->M - m0 : j->mc, nb = j->N - n0 < j->nb ? j->N - n0 : j->nb;
     int K = j->K, level = G.level, pn = j->N / j->parts; /* pn: channels per part (ldc) */
+    const int KC = G.kc;
     int step = level == LV_AVX512 ? 2 * PW : PW;
     size_t ps = (size_t)K * PW;
     /* column n of the product is column n % pn of part n / pn (parts are multiples of 2*PW,
@@ -612,12 +671,12 @@ static void mm_task(void *ctx, int task, int thread)
          * row groups work on one slice, ask for the next one, a share of its lines per group */
         int gb = (mb + 5) / 6;
         size_t esz = j->pwh ? sizeof(uint16_t) : sizeof(float);
-        _Alignas(64) float wide[KC2 * 2 * PW]; /* an fp16 slice widened (96 KB) */
+        _Alignas(64) float wide[KC_MAX * 2 * PW]; /* an fp16 slice widened (up to 128 KB) */
         for (int n = n0; n < n0 + nb; n += step) {
             int nr = n0 + nb - n < step ? n0 + nb - n : step;
             const float *bias = BIAS(n);
-            for (int k0 = 0; k0 < K; k0 += KC2) {
-                int kc = K - k0 < KC2 ? K - k0 : KC2;
+            for (int k0 = 0; k0 < K; k0 += KC) {
+                int kc = K - k0 < KC ? K - k0 : KC;
                 int fl = (k0 > 0 ? MK_LOAD : 0) | (k0 + kc == K ? MK_LAST : 0);
                 size_t bo = (size_t)(n / PW) * ps + (size_t)k0 * PW;
                 const float *b = j->pw ? j->pw + bo : NULL;
@@ -630,16 +689,25 @@ static void mm_task(void *ctx, int task, int thread)
                         to_f32(wide + (size_t)q * kc * PW, bh + (size_t)q * ps, (size_t)kc * PW);
                     b = wide, bh = NULL, pst = (size_t)kc * PW;
                 }
-                for (int g = 0; g < gb; g++) {
+                /* calls of two 6-row groups at once where the 12-row kernel is in use */
+                int per = G.mr == 12 ? 2 : 1, calls = (gb + per - 1) / per;
+                for (int q = 0; q < calls; q++) {
 #ifdef JC_X86
-                    for (size_t l = lines * g / gb; l < lines * (g + 1) / gb; l++)
+                    for (size_t l = lines * q / calls; l < lines * (q + 1) / calls; l++)
                         _mm_prefetch(next + l * 64, _MM_HINT_T1);
 #else
                     (void)next, (void)lines;
 #endif
-                    int i = m0 + 6 * g;
-                    mk_call(level, OUT(n) + (size_t)i * N, N, j->ap + ((size_t)(i / 6) * K + k0) * 6, b, bh, pst, kc,
-                            m0 + mb - i < 6 ? m0 + mb - i : 6, nr, bias, fl);
+                    int i = m0 + 6 * per * q, left = m0 + mb - i;
+                    const float *a = j->ap + ((size_t)(i / 6) * K + k0) * 6;
+#ifdef JC_X86
+                    if (per == 2 && left > 6) {
+                        mk_avx512_12(OUT(n) + (size_t)i * N, N, a, a + (size_t)6 * K, b, b ? b + pst : NULL, bh,
+                                     bh ? bh + pst : NULL, kc, left < 12 ? left : 12, nr, bias, fl);
+                        continue;
+                    }
+#endif
+                    mk_call(level, OUT(n) + (size_t)i * N, N, a, b, bh, pst, kc, left < 6 ? left : 6, nr, bias, fl);
                 }
             }
         }
@@ -647,8 +715,8 @@ static void mm_task(void *ctx, int task, int thread)
     }
     /* many rows: each W panel slice stays close (L1/L2) while the task's row groups (its
      * packed inp block, MC2 x KC2) stream past */
-    for (int k0 = 0; k0 < K; k0 += KC2) {
-        int kc = K - k0 < KC2 ? K - k0 : KC2;
+    for (int k0 = 0; k0 < K; k0 += KC) {
+        int kc = K - k0 < KC ? K - k0 : KC;
         int fl = (k0 > 0 ? MK_LOAD : 0) | (k0 + kc == K ? MK_LAST : 0);
         for (int n = n0; n < n0 + nb; n += step) {
             int nr = n0 + nb - n < step ? n0 + nb - n : step;
@@ -656,14 +724,29 @@ static void mm_task(void *ctx, int task, int thread)
             const float *b = j->pw ? j->pw + bo : NULL;
             const uint16_t *bh = j->pwh ? j->pwh + bo : NULL;
             const float *bias = BIAS(n);
-            for (int i = m0; i < m0 + mb; i += 6)
-                mk_call(level, OUT(n) + (size_t)i * N, N, j->ap + ((size_t)(i / 6) * K + k0) * 6, b, bh, ps, kc,
-                        m0 + mb - i < 6 ? m0 + mb - i : 6, nr, bias, fl);
+            for (int i = m0; i < m0 + mb;) {
+                int left = m0 + mb - i;
+                const float *a = j->ap + ((size_t)(i / 6) * K + k0) * 6;
+#ifdef JC_X86
+                if (G.mr == 12 && left > 6) { /* two 6-row groups at once (group i/6 + 1 is at a + 6K) */
+                    mk_avx512_12(OUT(n) + (size_t)i * N, N, a, a + (size_t)6 * K, b, b ? b + ps : NULL, bh,
+                                 bh ? bh + ps : NULL, kc, left < 12 ? left : 12, nr, bias, fl);
+                    i += 12;
+                    continue;
+                }
+#endif
+                mk_call(level, OUT(n) + (size_t)i * N, N, a, b, bh, ps, kc, left < 6 ? left : 6, nr, bias, fl);
+                i += 6;
+            }
         }
     }
 #undef OUT
 #undef BIAS
 }
+
+static pthread_mutex_t ap_mu = PTHREAD_MUTEX_INITIALIZER;
+static float *ap_buf;
+static size_t ap_cap;
 
 /* N: all channels (parts x N/parts). */
 static void mm_run(jaclip_pool *pool, float *const *outs, const float *inp, const float *pw, const uint16_t *pwh,
@@ -678,8 +761,23 @@ static void mm_run(jaclip_pool *pool, float *const *outs, const float *inp, cons
     }
     int threads = pool ? jaclip_pool_size(pool) : 1;
     if (threads < 2) pool = NULL;
-    float *ap = jc_malloc_aligned((size_t)((M + 5) / 6) * K * 6 * sizeof(float));
+    /* the packed inp: a grow-only scratch shared by calls that do not overlap (a fresh
+     * multi-MB allocation per call cost page faults and kernel page clearing, ~3 % of an image
+     * GEMM); an overlapping call (from a pool task) gets its own */
+    size_t need = (size_t)((M + 5) / 6) * K * 6 * sizeof(float);
+    bool locked = pthread_mutex_trylock(&ap_mu) == 0, own = false;
+    float *ap = NULL;
+    if (locked) {
+        if (ap_cap < need) {
+            jc_free_aligned(ap_buf);
+            ap_buf = jc_malloc_aligned(need);
+            ap_cap = ap_buf ? need : 0;
+        }
+        ap = ap_buf;
+    }
+    if (!ap) ap = jc_malloc_aligned(need), own = true;
     if (!ap) { /* out of memory: the same fma chains, one element at a time */
+        if (locked) pthread_mutex_unlock(&ap_mu);
         for (int i = 0; i < M; i++)
             for (int n = 0; n < N; n++) {
                 float s = 0;
@@ -694,7 +792,7 @@ static void mm_run(jaclip_pool *pool, float *const *outs, const float *inp, cons
         return;
     }
     /* row tiles of at most MC2 rows, balanced (136 rows: 2 x 72, not 96 + 40), whole groups */
-    int tiles_m = (M + MC2 - 1) / MC2, mc = ((M + tiles_m - 1) / tiles_m + 5) / 6 * 6, nb = NB2;
+    int tiles_m = (M + G.mc - 1) / G.mc, mc = ((M + tiles_m - 1) / tiles_m + 5) / 6 * 6, nb = G.nb;
     tiles_m = (M + mc - 1) / mc;
     /* few row tiles (a batch-1 text): cut N finer so that every thread has several tasks */
     while (nb > 2 * PW && tiles_m * ((N + nb - 1) / nb) < 8 * threads) nb -= 2 * PW;
@@ -702,7 +800,8 @@ static void mm_run(jaclip_pool *pool, float *const *outs, const float *inp, cons
     int groups = (M + 5) / 6;
     jc_pool_run(groups > 8 ? pool : NULL, (groups + 7) / 8, pack_a_task, &j);
     jc_pool_run(pool, tiles_m * j.tiles_n, mm_task, &j);
-    jc_free_aligned(ap);
+    if (own) jc_free_aligned(ap);
+    if (locked) pthread_mutex_unlock(&ap_mu);
 }
 
 void matmul_packed_forward(jaclip_pool *pool, float *out, const float *inp, const gemm_pw *w, const float *bias, int M)
