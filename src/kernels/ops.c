@@ -3,9 +3,10 @@
  * The scalar versions reduce in double; the AVX2 versions (chosen with the GEMM's dispatch
  * level, JACLIP_GEMM) use 8-lane float sums and a Cephes-style exp (about 1 ulp) and an
  * Abramowitz-Stegun erf (|error| < 1.5e-7), which keeps the towers within the parity
- * tolerance of PyTorch. Attention runs per (sequence, head) as two strided GEMMs
- * (q·kᵀ, then p·v) around a vectorised softmax; the class-token-only variant (one query
- * per sequence) as dot products with each key, the softmax, and a p-weighted sum of v rows.
+ * tolerance of PyTorch. Attention runs per (sequence, head) over blocks of 6 query rows:
+ * the block's scores against a transposed, zero-padded kᵀ, their softmax and their product
+ * with v while the scores are in L1; the class-token-only variant (one query per sequence)
+ * as dot products with each key, the softmax, and a p-weighted sum of v rows.
  */
 #include "kernels/ops.h"
 
@@ -363,6 +364,28 @@ void rope_forward_seqs(jaclip_pool *pool, float *q, float *k, int C, int head_di
     if (t0_ > 0) kprof_add("residual, rope", jc_now() - t0_, 0);
 }
 
+/* ---- attention ------------------------------------------------------------------------- */
+/* Per (segment, head), in the thread's scratch (64-byte aligned):
+ *   kt (hd, Lp)  kᵀ with Lp = L rounded up to 8; columns L..Lp-1 are zero
+ *   P  (6, Lp)   the scores, then probabilities, of one block of 6 query rows
+ *   qe, oe (6, hd) the last, partial block's query and output rows
+ * The AVX2 path walks the query rows in blocks of 6: P = scale·q·kt (6 x 16 register
+ * blocks and a 6 x 8 one, all full thanks to the padding), exp(P - row max) over each row's
+ * first L scores, then out = (P·v) / row sum (6 x 16 blocks, v read in place), while the
+ * block's 6 x Lp scores are still in L1. A partial last block runs the same kernels on zero-padded query
+ * rows, so every output row comes out of the same arithmetic: one FMA chain over e per
+ * score, the exps of its own row, one FMA chain over t per output times its row's 1/sum.
+ * A row thus never depends on its block, its segment's neighbours or the thread. */
+#define ATT_MR 6
+
+static inline int att_lp(int L) { return (L + 7) & ~7; }
+
+size_t attention_scratch_floats(int max_len, int hd)
+{
+    size_t lp = (size_t)att_lp(max_len > 0 ? max_len : 1);
+    return lp * (size_t)hd + ATT_MR * lp + 2 * ATT_MR * (size_t)hd + 16; /* + 16: 64-byte alignment */
+}
+
 typedef struct {
     float *out;
     const float *q, *k, *v;
@@ -372,120 +395,250 @@ typedef struct {
     float *scratch;
 } att_job;
 
-/* c (M,N, ldc) = alpha · a (M,K, lda) · b (K,N, ldb), b row-major: the "outer product" form
- * for attention, where K is short (q·kᵀ, K = head_dim) or the right operand is already
- * k-major (p·v): 6 x 16 register blocks, one sequential FMA chain per element. */
-static void gemm_nn_portable(float *c, int ldc, const float *a, int lda, const float *b, int ldb, int M, int N, int K,
-                             float alpha)
+#ifdef JC_X86
+static const int32_t att_mask[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
+
+/* kt (hd, Lp) = kᵀ of the L rows of k (row stride C), columns L..Lp-1 zero; hd % 8 == 0.
+ * 8 x 8 tiles transposed in registers. */
+__attribute__((target("avx2,fma"))) static void att_transpose_avx2(float *kt, int Lp, const float *k, size_t C, int L,
+                                                                   int hd)
 {
-    for (int i = 0; i < M; i++)
-        for (int j = 0; j < N; j++) {
+    int t = 0;
+    for (; t + 8 <= L; t += 8)
+        for (int e = 0; e < hd; e += 8) {
+            const float *kr = k + (size_t)t * C + e;
+            __m256 r0 = _mm256_loadu_ps(kr), r1 = _mm256_loadu_ps(kr + C), r2 = _mm256_loadu_ps(kr + 2 * C),
+                   r3 = _mm256_loadu_ps(kr + 3 * C), r4 = _mm256_loadu_ps(kr + 4 * C),
+                   r5 = _mm256_loadu_ps(kr + 5 * C), r6 = _mm256_loadu_ps(kr + 6 * C),
+                   r7 = _mm256_loadu_ps(kr + 7 * C);
+            __m256 u0 = _mm256_unpacklo_ps(r0, r1), u1 = _mm256_unpackhi_ps(r0, r1), u2 = _mm256_unpacklo_ps(r2, r3),
+                   u3 = _mm256_unpackhi_ps(r2, r3), u4 = _mm256_unpacklo_ps(r4, r5), u5 = _mm256_unpackhi_ps(r4, r5),
+                   u6 = _mm256_unpacklo_ps(r6, r7), u7 = _mm256_unpackhi_ps(r6, r7);
+            __m256 s0 = _mm256_shuffle_ps(u0, u2, 0x44), s1 = _mm256_shuffle_ps(u0, u2, 0xEE),
+                   s2 = _mm256_shuffle_ps(u1, u3, 0x44), s3 = _mm256_shuffle_ps(u1, u3, 0xEE),
+                   s4 = _mm256_shuffle_ps(u4, u6, 0x44), s5 = _mm256_shuffle_ps(u4, u6, 0xEE),
+                   s6 = _mm256_shuffle_ps(u5, u7, 0x44), s7 = _mm256_shuffle_ps(u5, u7, 0xEE);
+            float *o = kt + (size_t)e * Lp + t;
+            _mm256_store_ps(o, _mm256_permute2f128_ps(s0, s4, 0x20));
+            _mm256_store_ps(o + Lp, _mm256_permute2f128_ps(s1, s5, 0x20));
+            _mm256_store_ps(o + 2 * (size_t)Lp, _mm256_permute2f128_ps(s2, s6, 0x20));
+            _mm256_store_ps(o + 3 * (size_t)Lp, _mm256_permute2f128_ps(s3, s7, 0x20));
+            _mm256_store_ps(o + 4 * (size_t)Lp, _mm256_permute2f128_ps(s0, s4, 0x31));
+            _mm256_store_ps(o + 5 * (size_t)Lp, _mm256_permute2f128_ps(s1, s5, 0x31));
+            _mm256_store_ps(o + 6 * (size_t)Lp, _mm256_permute2f128_ps(s2, s6, 0x31));
+            _mm256_store_ps(o + 7 * (size_t)Lp, _mm256_permute2f128_ps(s3, s7, 0x31));
+        }
+    for (int e = 0; e < hd; e++) {
+        float *o = kt + (size_t)e * Lp;
+        for (int u = t; u < L; u++) o[u] = k[(size_t)u * C + e];
+        for (int u = L; u < Lp; u++) o[u] = 0;
+    }
+}
+
+/* P (6, Lp) = scale · a (6 rows, stride lda) · kt (hd, Lp), Lp % 8 == 0: 6 x 16 register
+ * blocks (then 6 x 8), an FMA chain over e per score, then one multiply by scale (as
+ * attc_head_avx2). */
+__attribute__((target("avx2,fma"))) static void att_scores_avx2(float *P, int Lp, const float *a, size_t lda,
+                                                                const float *kt, int hd, float scale)
+{
+    const __m256 al = _mm256_set1_ps(scale);
+    const float *a0 = a, *a1 = a + lda, *a2 = a + 2 * lda, *a3 = a + 3 * lda, *a4 = a + 4 * lda, *a5 = a + 5 * lda;
+    int j = 0;
+    for (; j + 16 <= Lp; j += 16) {
+        __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00,
+               c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+        const float *bp = kt + j;
+        for (int e = 0; e < hd; e++, bp += Lp) {
+            __m256 b0 = _mm256_load_ps(bp), b1 = _mm256_load_ps(bp + 8), av;
+            av = _mm256_broadcast_ss(a0 + e), c00 = _mm256_fmadd_ps(av, b0, c00), c01 = _mm256_fmadd_ps(av, b1, c01);
+            av = _mm256_broadcast_ss(a1 + e), c10 = _mm256_fmadd_ps(av, b0, c10), c11 = _mm256_fmadd_ps(av, b1, c11);
+            av = _mm256_broadcast_ss(a2 + e), c20 = _mm256_fmadd_ps(av, b0, c20), c21 = _mm256_fmadd_ps(av, b1, c21);
+            av = _mm256_broadcast_ss(a3 + e), c30 = _mm256_fmadd_ps(av, b0, c30), c31 = _mm256_fmadd_ps(av, b1, c31);
+            av = _mm256_broadcast_ss(a4 + e), c40 = _mm256_fmadd_ps(av, b0, c40), c41 = _mm256_fmadd_ps(av, b1, c41);
+            av = _mm256_broadcast_ss(a5 + e), c50 = _mm256_fmadd_ps(av, b0, c50), c51 = _mm256_fmadd_ps(av, b1, c51);
+        }
+        float *c = P + j;
+        _mm256_store_ps(c, _mm256_mul_ps(c00, al)), _mm256_store_ps(c + 8, _mm256_mul_ps(c01, al));
+        c += Lp, _mm256_store_ps(c, _mm256_mul_ps(c10, al)), _mm256_store_ps(c + 8, _mm256_mul_ps(c11, al));
+        c += Lp, _mm256_store_ps(c, _mm256_mul_ps(c20, al)), _mm256_store_ps(c + 8, _mm256_mul_ps(c21, al));
+        c += Lp, _mm256_store_ps(c, _mm256_mul_ps(c30, al)), _mm256_store_ps(c + 8, _mm256_mul_ps(c31, al));
+        c += Lp, _mm256_store_ps(c, _mm256_mul_ps(c40, al)), _mm256_store_ps(c + 8, _mm256_mul_ps(c41, al));
+        c += Lp, _mm256_store_ps(c, _mm256_mul_ps(c50, al)), _mm256_store_ps(c + 8, _mm256_mul_ps(c51, al));
+    }
+    if (j < Lp) {
+        __m256 c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0;
+        const float *bp = kt + j;
+        for (int e = 0; e < hd; e++, bp += Lp) {
+            __m256 b0 = _mm256_load_ps(bp);
+            c0 = _mm256_fmadd_ps(_mm256_broadcast_ss(a0 + e), b0, c0);
+            c1 = _mm256_fmadd_ps(_mm256_broadcast_ss(a1 + e), b0, c1);
+            c2 = _mm256_fmadd_ps(_mm256_broadcast_ss(a2 + e), b0, c2);
+            c3 = _mm256_fmadd_ps(_mm256_broadcast_ss(a3 + e), b0, c3);
+            c4 = _mm256_fmadd_ps(_mm256_broadcast_ss(a4 + e), b0, c4);
+            c5 = _mm256_fmadd_ps(_mm256_broadcast_ss(a5 + e), b0, c5);
+        }
+        float *c = P + j;
+        _mm256_store_ps(c, _mm256_mul_ps(c0, al)), _mm256_store_ps(c + Lp, _mm256_mul_ps(c1, al));
+        _mm256_store_ps(c + 2 * (size_t)Lp, _mm256_mul_ps(c2, al));
+        _mm256_store_ps(c + 3 * (size_t)Lp, _mm256_mul_ps(c3, al));
+        _mm256_store_ps(c + 4 * (size_t)Lp, _mm256_mul_ps(c4, al));
+        _mm256_store_ps(c + 5 * (size_t)Lp, _mm256_mul_ps(c5, al));
+    }
+}
+
+/* x[t] = exp(x[t] - max) for t < L (x aligned, room up to L rounded up to 8; lanes L.. of
+ * the last vector are left 0); returns 1 / Σ exp, the softmax's normalisation, which
+ * att_pv_avx2 applies to the outputs instead of to the L probabilities. */
+__attribute__((target("avx2,fma"))) static float att_exp_avx2(float *x, int L)
+{
+    int nv = (L + 7) / 8, tail = L - (nv - 1) * 8;
+    const __m256 last = _mm256_castsi256_ps(_mm256_loadu_si256((const __m256i *)(att_mask + 8 - tail)));
+    const __m256 ninf = _mm256_set1_ps(-INFINITY);
+    __m256 mv = ninf;
+    for (int i = 0; i < nv - 1; i++) mv = _mm256_max_ps(mv, _mm256_load_ps(x + 8 * i));
+    mv = _mm256_max_ps(mv, _mm256_blendv_ps(ninf, _mm256_load_ps(x + 8 * (nv - 1)), last));
+    const __m256 mx = _mm256_set1_ps(jc_hmax8_avx2(mv));
+    __m256 sv = _mm256_setzero_ps();
+    for (int i = 0; i < nv; i++) {
+        __m256 e = jc_exp8_avx2(_mm256_sub_ps(_mm256_load_ps(x + 8 * i), mx));
+        if (i == nv - 1) e = _mm256_and_ps(e, last);
+        _mm256_store_ps(x + 8 * i, e);
+        sv = _mm256_add_ps(sv, e);
+    }
+    return 1.0f / jc_hsum8_avx2(sv);
+}
+
+/* o (6 rows, stride ldo; hd columns) = inv[r] · P (6, Lp) · v (L rows, stride ldv): 6 x 16
+ * register blocks (then 6 x 8 when hd % 16 == 8), one FMA chain over t per output, then one
+ * multiply by the row's inv. */
+__attribute__((target("avx2,fma"))) static void att_pv_avx2(float *o, size_t ldo, const float *P, int Lp,
+                                                            const float *v, size_t ldv, int L, int hd,
+                                                            const float *inv)
+{
+    const float *p0 = P, *p1 = P + Lp, *p2 = P + 2 * (size_t)Lp, *p3 = P + 3 * (size_t)Lp, *p4 = P + 4 * (size_t)Lp,
+                *p5 = P + 5 * (size_t)Lp;
+    int e = 0;
+    for (; e + 16 <= hd; e += 16) {
+        __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00,
+               c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+        const float *bp = v + e;
+        for (int t = 0; t < L; t++, bp += ldv) {
+            __m256 b0 = _mm256_loadu_ps(bp), b1 = _mm256_loadu_ps(bp + 8), av;
+            av = _mm256_broadcast_ss(p0 + t), c00 = _mm256_fmadd_ps(av, b0, c00), c01 = _mm256_fmadd_ps(av, b1, c01);
+            av = _mm256_broadcast_ss(p1 + t), c10 = _mm256_fmadd_ps(av, b0, c10), c11 = _mm256_fmadd_ps(av, b1, c11);
+            av = _mm256_broadcast_ss(p2 + t), c20 = _mm256_fmadd_ps(av, b0, c20), c21 = _mm256_fmadd_ps(av, b1, c21);
+            av = _mm256_broadcast_ss(p3 + t), c30 = _mm256_fmadd_ps(av, b0, c30), c31 = _mm256_fmadd_ps(av, b1, c31);
+            av = _mm256_broadcast_ss(p4 + t), c40 = _mm256_fmadd_ps(av, b0, c40), c41 = _mm256_fmadd_ps(av, b1, c41);
+            av = _mm256_broadcast_ss(p5 + t), c50 = _mm256_fmadd_ps(av, b0, c50), c51 = _mm256_fmadd_ps(av, b1, c51);
+        }
+        float *c = o + e;
+        __m256 s = _mm256_broadcast_ss(inv);
+        _mm256_storeu_ps(c, _mm256_mul_ps(c00, s)), _mm256_storeu_ps(c + 8, _mm256_mul_ps(c01, s));
+        c += ldo, s = _mm256_broadcast_ss(inv + 1);
+        _mm256_storeu_ps(c, _mm256_mul_ps(c10, s)), _mm256_storeu_ps(c + 8, _mm256_mul_ps(c11, s));
+        c += ldo, s = _mm256_broadcast_ss(inv + 2);
+        _mm256_storeu_ps(c, _mm256_mul_ps(c20, s)), _mm256_storeu_ps(c + 8, _mm256_mul_ps(c21, s));
+        c += ldo, s = _mm256_broadcast_ss(inv + 3);
+        _mm256_storeu_ps(c, _mm256_mul_ps(c30, s)), _mm256_storeu_ps(c + 8, _mm256_mul_ps(c31, s));
+        c += ldo, s = _mm256_broadcast_ss(inv + 4);
+        _mm256_storeu_ps(c, _mm256_mul_ps(c40, s)), _mm256_storeu_ps(c + 8, _mm256_mul_ps(c41, s));
+        c += ldo, s = _mm256_broadcast_ss(inv + 5);
+        _mm256_storeu_ps(c, _mm256_mul_ps(c50, s)), _mm256_storeu_ps(c + 8, _mm256_mul_ps(c51, s));
+    }
+    for (; e < hd; e += 8) {
+        __m256 c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0;
+        const float *bp = v + e;
+        for (int t = 0; t < L; t++, bp += ldv) {
+            __m256 b0 = _mm256_loadu_ps(bp);
+            c0 = _mm256_fmadd_ps(_mm256_broadcast_ss(p0 + t), b0, c0);
+            c1 = _mm256_fmadd_ps(_mm256_broadcast_ss(p1 + t), b0, c1);
+            c2 = _mm256_fmadd_ps(_mm256_broadcast_ss(p2 + t), b0, c2);
+            c3 = _mm256_fmadd_ps(_mm256_broadcast_ss(p3 + t), b0, c3);
+            c4 = _mm256_fmadd_ps(_mm256_broadcast_ss(p4 + t), b0, c4);
+            c5 = _mm256_fmadd_ps(_mm256_broadcast_ss(p5 + t), b0, c5);
+        }
+        float *c = o + e;
+        _mm256_storeu_ps(c, _mm256_mul_ps(c0, _mm256_broadcast_ss(inv)));
+        _mm256_storeu_ps(c + ldo, _mm256_mul_ps(c1, _mm256_broadcast_ss(inv + 1)));
+        _mm256_storeu_ps(c + 2 * ldo, _mm256_mul_ps(c2, _mm256_broadcast_ss(inv + 2)));
+        _mm256_storeu_ps(c + 3 * ldo, _mm256_mul_ps(c3, _mm256_broadcast_ss(inv + 3)));
+        _mm256_storeu_ps(c + 4 * ldo, _mm256_mul_ps(c4, _mm256_broadcast_ss(inv + 4)));
+        _mm256_storeu_ps(c + 5 * ldo, _mm256_mul_ps(c5, _mm256_broadcast_ss(inv + 5)));
+    }
+}
+
+/* one (segment, head), hd % 8 == 0: see the comment at the top of this section */
+__attribute__((target("avx2,fma"))) static void att_head_avx2(float *out, const float *q, const float *k,
+                                                              const float *v, size_t C, int L, int hd, float scale,
+                                                              float *ws)
+{
+    const int Lp = att_lp(L);
+    float *kt = ws, *P = kt + (size_t)hd * Lp, *qe = P + ATT_MR * (size_t)Lp, *oe = qe + ATT_MR * (size_t)hd;
+    att_transpose_avx2(kt, Lp, k, C, L, hd);
+    for (int i = 0; i < L; i += ATT_MR) {
+        int mr = L - i < ATT_MR ? L - i : ATT_MR;
+        const float *qa = q + (size_t)i * C;
+        float *o = out + (size_t)i * C;
+        size_t lda = C, ldo = C;
+        if (mr < ATT_MR) { /* partial block: zero query rows, output rows in oe */
+            for (int r = 0; r < ATT_MR; r++)
+                if (r < mr) memcpy(qe + (size_t)r * hd, qa + (size_t)r * C, (size_t)hd * sizeof(float));
+                else memset(qe + (size_t)r * hd, 0, (size_t)hd * sizeof(float));
+            qa = qe, lda = (size_t)hd, o = oe, ldo = (size_t)hd;
+        }
+        float inv[ATT_MR];
+        att_scores_avx2(P, Lp, qa, lda, kt, hd, scale);
+        for (int r = 0; r < ATT_MR; r++) inv[r] = att_exp_avx2(P + (size_t)r * Lp, L);
+        att_pv_avx2(o, ldo, P, Lp, v, C, L, hd, inv);
+        if (mr < ATT_MR)
+            for (int r = 0; r < mr; r++)
+                memcpy(out + (size_t)(i + r) * C, oe + (size_t)r * hd, (size_t)hd * sizeof(float));
+    }
+}
+#endif
+
+/* portable: one query row at a time, the same sums as the AVX2 path in the same order
+ * (score = chain over e times scale, softmax_row, output = chain over t) */
+static void att_head_portable(float *out, const float *q, const float *k, const float *v, size_t C, int L, int hd,
+                              float scale, float *p)
+{
+    for (int i = 0; i < L; i++) {
+        const float *qr = q + (size_t)i * C;
+        for (int t = 0; t < L; t++) {
+            const float *kr = k + (size_t)t * C;
             float s = 0;
-            for (int k = 0; k < K; k++) s += a[(size_t)i * lda + k] * b[(size_t)k * ldb + j];
-            c[(size_t)i * ldc + j] = s * alpha;
+            for (int e = 0; e < hd; e++) s += qr[e] * kr[e];
+            p[t] = s * scale;
         }
-}
-
-#ifdef JC_X86
-static const int32_t nn_mask[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
-
-/* full 6 x 16 block: accumulators stay in registers */
-__attribute__((target("avx2,fma"))) static void nn_block_6x16(float *c, int ldc, const float *a, int lda,
-                                                              const float *b, int ldb, int K, __m256 al)
-{
-    __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00,
-           c40 = c00, c41 = c00, c50 = c00, c51 = c00;
-    const float *a0 = a, *a1 = a + lda, *a2 = a + 2 * (size_t)lda, *a3 = a + 3 * (size_t)lda,
-                *a4 = a + 4 * (size_t)lda, *a5 = a + 5 * (size_t)lda;
-    for (int k = 0; k < K; k++) {
-        const float *bp = b + (size_t)k * ldb;
-        __m256 b0 = _mm256_loadu_ps(bp), b1 = _mm256_loadu_ps(bp + 8), av;
-        av = _mm256_broadcast_ss(a0 + k), c00 = _mm256_fmadd_ps(av, b0, c00), c01 = _mm256_fmadd_ps(av, b1, c01);
-        av = _mm256_broadcast_ss(a1 + k), c10 = _mm256_fmadd_ps(av, b0, c10), c11 = _mm256_fmadd_ps(av, b1, c11);
-        av = _mm256_broadcast_ss(a2 + k), c20 = _mm256_fmadd_ps(av, b0, c20), c21 = _mm256_fmadd_ps(av, b1, c21);
-        av = _mm256_broadcast_ss(a3 + k), c30 = _mm256_fmadd_ps(av, b0, c30), c31 = _mm256_fmadd_ps(av, b1, c31);
-        av = _mm256_broadcast_ss(a4 + k), c40 = _mm256_fmadd_ps(av, b0, c40), c41 = _mm256_fmadd_ps(av, b1, c41);
-        av = _mm256_broadcast_ss(a5 + k), c50 = _mm256_fmadd_ps(av, b0, c50), c51 = _mm256_fmadd_ps(av, b1, c51);
-    }
-    _mm256_storeu_ps(c, _mm256_mul_ps(c00, al)), _mm256_storeu_ps(c + 8, _mm256_mul_ps(c01, al));
-    c += ldc, _mm256_storeu_ps(c, _mm256_mul_ps(c10, al)), _mm256_storeu_ps(c + 8, _mm256_mul_ps(c11, al));
-    c += ldc, _mm256_storeu_ps(c, _mm256_mul_ps(c20, al)), _mm256_storeu_ps(c + 8, _mm256_mul_ps(c21, al));
-    c += ldc, _mm256_storeu_ps(c, _mm256_mul_ps(c30, al)), _mm256_storeu_ps(c + 8, _mm256_mul_ps(c31, al));
-    c += ldc, _mm256_storeu_ps(c, _mm256_mul_ps(c40, al)), _mm256_storeu_ps(c + 8, _mm256_mul_ps(c41, al));
-    c += ldc, _mm256_storeu_ps(c, _mm256_mul_ps(c50, al)), _mm256_storeu_ps(c + 8, _mm256_mul_ps(c51, al));
-}
-
-/* edge block: one row at a time, masked columns */
-__attribute__((target("avx2,fma"))) static void nn_block_edge(float *c, int ldc, const float *a, int lda,
-                                                              const float *b, int ldb, int mr, int K, __m256 al,
-                                                              __m256i m0, __m256i m1)
-{
-    for (int r = 0; r < mr; r++) {
-        __m256 c0 = _mm256_setzero_ps(), c1 = c0;
-        const float *ar = a + (size_t)r * lda;
-        for (int k = 0; k < K; k++) {
-            const float *bp = b + (size_t)k * ldb;
-            __m256 av = _mm256_broadcast_ss(ar + k);
-            c0 = _mm256_fmadd_ps(av, _mm256_maskload_ps(bp, m0), c0);
-            c1 = _mm256_fmadd_ps(av, _mm256_maskload_ps(bp + 8, m1), c1);
-        }
-        _mm256_maskstore_ps(c + (size_t)r * ldc, m0, _mm256_mul_ps(c0, al));
-        _mm256_maskstore_ps(c + (size_t)r * ldc + 8, m1, _mm256_mul_ps(c1, al));
-    }
-}
-
-__attribute__((target("avx2,fma"))) static void gemm_nn_avx2(float *c, int ldc, const float *a, int lda,
-                                                             const float *b, int ldb, int M, int N, int K, float alpha)
-{
-    const __m256 al = _mm256_set1_ps(alpha);
-    for (int j = 0; j < N; j += 16) {
-        int n = N - j < 16 ? N - j : 16;
-        __m256i m0 = _mm256_loadu_si256((const __m256i *)(nn_mask + 8 - (n < 8 ? n : 8)));
-        __m256i m1 = _mm256_loadu_si256((const __m256i *)(nn_mask + 8 - (n > 8 ? n - 8 : 0)));
-        for (int i = 0; i < M; i += 6) {
-            int mr = M - i < 6 ? M - i : 6;
-            if (mr == 6 && n == 16)
-                nn_block_6x16(c + (size_t)i * ldc + j, ldc, a + (size_t)i * lda, lda, b + j, ldb, K, al);
-            else
-                nn_block_edge(c + (size_t)i * ldc + j, ldc, a + (size_t)i * lda, lda, b + j, ldb, mr, K, al, m0, m1);
+        softmax_row(p, L);
+        float *o = out + (size_t)i * C;
+        for (int e = 0; e < hd; e++) o[e] = 0;
+        for (int t = 0; t < L; t++) {
+            const float *vr = v + (size_t)t * C;
+            const float pt = p[t];
+            for (int e = 0; e < hd; e++) o[e] += pt * vr[e];
         }
     }
 }
-#endif
 
-static void gemm_nn(float *c, int ldc, const float *a, int lda, const float *b, int ldb, int M, int N, int K,
-                    float alpha)
-{
-#ifdef JC_X86
-    if (use_avx2()) {
-        gemm_nn_avx2(c, ldc, a, lda, b, ldb, M, N, K, alpha);
-        return;
-    }
-#endif
-    gemm_nn_portable(c, ldc, a, lda, b, ldb, M, N, K, alpha);
-}
-
-/* One (segment, head) in the thread's scratch: kt = kᵀ (hd x L), S = scale·q·kt (L x L)
- * from the strided q, a softmax per row, then out = S·v with v read in place. */
 static void att_task(void *ctx, int task, int thread)
 {
     const att_job *j = ctx;
     int s = task / j->H, h = task % j->H;
     int t0 = j->seg[s], L = j->seg[s + 1] - t0;
     if (L <= 0) return;
-    const int C = j->C, hd = j->hd;
-    const size_t off = (size_t)t0 * C + (size_t)h * hd;
-    float *S = j->scratch + (size_t)thread * attention_scratch_floats(j->max_len, hd), *kt = S + (size_t)L * L;
-    for (int t = 0; t < L; t++) {
-        const float *kr = j->k + off + (size_t)t * C;
-        for (int e = 0; e < hd; e++) kt[(size_t)e * L + t] = kr[e];
+    const int hd = j->hd;
+    const size_t off = (size_t)t0 * j->C + (size_t)h * hd;
+    float *ws = j->scratch + (size_t)thread * attention_scratch_floats(j->max_len, hd);
+    ws += (64 - (uintptr_t)ws % 64) % 64 / sizeof(float); /* 64-byte aligned (scratch is float-aligned) */
+#ifdef JC_X86
+    if (use_avx2() && hd % 8 == 0) {
+        att_head_avx2(j->out + off, j->q + off, j->k + off, j->v + off, (size_t)j->C, L, hd, j->scale, ws);
+        return;
     }
-    gemm_nn(S, L, j->q + off, C, kt, L, L, L, hd, j->scale);  /* (L,L) = scale · q kᵀ */
-    for (int i = 0; i < L; i++) softmax_row(S + (size_t)i * L, L);
-    gemm_nn(j->out + off, C, S, L, j->v + off, C, L, hd, L, 1.0f); /* (L,hd) = p v, v read in place */
+#endif
+    att_head_portable(j->out + off, j->q + off, j->k + off, j->v + off, (size_t)j->C, L, hd, j->scale, ws);
 }
-
-size_t attention_scratch_floats(int max_len, int hd) { return (size_t)max_len * ((size_t)hd + (size_t)max_len); }
 
 void attention_forward(jaclip_pool *pool, float *out, const float *q, const float *k, const float *v, const int *seg,
                        int n_seg, int H, int hd, float scale, float *scratch, int max_len)
@@ -512,7 +665,7 @@ typedef struct {
 
 #ifdef JC_X86
 /* hd % 8 == 0: p[t] = scale · q·k_t (8-lane dot), softmax, o = Σ_t p[t] v_t with the
- * output columns in registers, 32 at a time (an FMA chain in t order, like gemm_nn's p·v) */
+ * output columns in registers, 32 at a time (an FMA chain in t order, like att_pv_avx2) */
 __attribute__((target("avx2,fma"))) static void attc_head_avx2(float *o, const float *q, const float *k,
                                                                const float *v, int C, int L, int hd, float scale,
                                                                float *p)
