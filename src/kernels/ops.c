@@ -366,16 +366,20 @@ void rope_forward_seqs(jaclip_pool *pool, float *q, float *k, int C, int head_di
 
 /* ---- attention ------------------------------------------------------------------------- */
 /* Per (segment, head), in the thread's scratch (64-byte aligned):
- *   kt (hd, Lp)  kᵀ with Lp = L rounded up to 8; columns L..Lp-1 are zero
- *   P  (6, Lp)   the scores, then probabilities, of one block of 6 query rows
+ *   kt (hd, Lp)  kᵀ with Lp = L rounded up to 8, columns L..Lp-1 zero, in 16-column panels
+ *   vp (L, hd)   v, in 16-column panels
+ *   P  (6, Lp)   the scores, then exps, of one block of 6 query rows
  *   qe, oe (6, hd) the last, partial block's query and output rows
- * The AVX2 path walks the query rows in blocks of 6: P = scale·q·kt (6 x 16 register
- * blocks and a 6 x 8 one, all full thanks to the padding), exp(P - row max) over each row's
- * first L scores, then out = (P·v) / row sum (6 x 16 blocks, v read in place), while the
- * block's 6 x Lp scores are still in L1. A partial last block runs the same kernels on zero-padded query
- * rows, so every output row comes out of the same arithmetic: one FMA chain over e per
- * score, the exps of its own row, one FMA chain over t per output times its row's 1/sum.
- * A row thus never depends on its block, its segment's neighbours or the thread. */
+ * A matrix "in 16-column panels" (m rows, n columns, n % 8 == 0) stores columns 16p..16p+W-1,
+ * W = min(16, n - 16p), as one contiguous (m, W) block at offset 16p·m, so a register block
+ * streams its operand sequentially. The AVX2 path walks the query rows in blocks of 6:
+ * P = scale·q·kt (6 x 16 register blocks and a 6 x 8 one, all full thanks to the padding),
+ * exp(P - row max) over each row's first L scores, then out = (P·v) / row sum (6 x 16
+ * blocks), while the block's 6 x Lp scores are still in L1. A partial last block runs the
+ * same kernels on zero-padded query rows, so every output row comes out of the same
+ * arithmetic: one FMA chain over e per score, the exps of its own row, one FMA chain over t
+ * per output times its row's 1/sum. A row thus never depends on its block, its segment's
+ * neighbours or the thread. */
 #define ATT_MR 6
 
 static inline int att_lp(int L) { return (L + 7) & ~7; }
@@ -383,7 +387,7 @@ static inline int att_lp(int L) { return (L + 7) & ~7; }
 size_t attention_scratch_floats(int max_len, int hd)
 {
     size_t lp = (size_t)att_lp(max_len > 0 ? max_len : 1);
-    return lp * (size_t)hd + ATT_MR * lp + 2 * ATT_MR * (size_t)hd + 16; /* + 16: 64-byte alignment */
+    return 2 * lp * (size_t)hd + ATT_MR * lp + 2 * ATT_MR * (size_t)hd + 16; /* + 16: 64-byte alignment */
 }
 
 typedef struct {
@@ -398,13 +402,21 @@ typedef struct {
 #ifdef JC_X86
 static const int32_t att_mask[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
 
-/* kt (hd, Lp) = kᵀ of the L rows of k (row stride C), columns L..Lp-1 zero; hd % 8 == 0.
- * 8 x 8 tiles transposed in registers. */
-__attribute__((target("avx2,fma"))) static void att_transpose_avx2(float *kt, int Lp, const float *k, size_t C, int L,
-                                                                   int hd)
+/* address of element (r, c) of an (m, n) matrix in 16-column panels */
+static inline float *att_panel(float *base, int m, int n, int r, int c)
+{
+    int p = c / 16, w = n - 16 * p < 16 ? n - 16 * p : 16;
+    return base + (size_t)16 * p * m + (size_t)r * w + (c - 16 * p);
+}
+
+/* kt (hd, Lp) = kᵀ of the L rows of k (row stride C), zero columns L..Lp-1, in panels;
+ * hd % 8 == 0. 8 x 8 tiles transposed in registers. */
+__attribute__((target("avx2,fma"))) static void att_pack_k_avx2(float *kt, int Lp, const float *k, size_t C, int L,
+                                                                int hd)
 {
     int t = 0;
-    for (; t + 8 <= L; t += 8)
+    for (; t + 8 <= L; t += 8) {
+        const size_t w = Lp - (t & ~15) < 16 ? 8 : 16;
         for (int e = 0; e < hd; e += 8) {
             const float *kr = k + (size_t)t * C + e;
             __m256 r0 = _mm256_loadu_ps(kr), r1 = _mm256_loadu_ps(kr + C), r2 = _mm256_loadu_ps(kr + 2 * C),
@@ -418,26 +430,39 @@ __attribute__((target("avx2,fma"))) static void att_transpose_avx2(float *kt, in
                    s2 = _mm256_shuffle_ps(u1, u3, 0x44), s3 = _mm256_shuffle_ps(u1, u3, 0xEE),
                    s4 = _mm256_shuffle_ps(u4, u6, 0x44), s5 = _mm256_shuffle_ps(u4, u6, 0xEE),
                    s6 = _mm256_shuffle_ps(u5, u7, 0x44), s7 = _mm256_shuffle_ps(u5, u7, 0xEE);
-            float *o = kt + (size_t)e * Lp + t;
+            float *o = att_panel(kt, hd, Lp, e, t);
             _mm256_store_ps(o, _mm256_permute2f128_ps(s0, s4, 0x20));
-            _mm256_store_ps(o + Lp, _mm256_permute2f128_ps(s1, s5, 0x20));
-            _mm256_store_ps(o + 2 * (size_t)Lp, _mm256_permute2f128_ps(s2, s6, 0x20));
-            _mm256_store_ps(o + 3 * (size_t)Lp, _mm256_permute2f128_ps(s3, s7, 0x20));
-            _mm256_store_ps(o + 4 * (size_t)Lp, _mm256_permute2f128_ps(s0, s4, 0x31));
-            _mm256_store_ps(o + 5 * (size_t)Lp, _mm256_permute2f128_ps(s1, s5, 0x31));
-            _mm256_store_ps(o + 6 * (size_t)Lp, _mm256_permute2f128_ps(s2, s6, 0x31));
-            _mm256_store_ps(o + 7 * (size_t)Lp, _mm256_permute2f128_ps(s3, s7, 0x31));
+            _mm256_store_ps(o + w, _mm256_permute2f128_ps(s1, s5, 0x20));
+            _mm256_store_ps(o + 2 * w, _mm256_permute2f128_ps(s2, s6, 0x20));
+            _mm256_store_ps(o + 3 * w, _mm256_permute2f128_ps(s3, s7, 0x20));
+            _mm256_store_ps(o + 4 * w, _mm256_permute2f128_ps(s0, s4, 0x31));
+            _mm256_store_ps(o + 5 * w, _mm256_permute2f128_ps(s1, s5, 0x31));
+            _mm256_store_ps(o + 6 * w, _mm256_permute2f128_ps(s2, s6, 0x31));
+            _mm256_store_ps(o + 7 * w, _mm256_permute2f128_ps(s3, s7, 0x31));
         }
-    for (int e = 0; e < hd; e++) {
-        float *o = kt + (size_t)e * Lp;
-        for (int u = t; u < L; u++) o[u] = k[(size_t)u * C + e];
-        for (int u = L; u < Lp; u++) o[u] = 0;
+    }
+    for (int e = 0; e < hd; e++)
+        for (int u = t; u < Lp; u++) *att_panel(kt, hd, Lp, e, u) = u < L ? k[(size_t)u * C + e] : 0.0f;
+}
+
+/* vp (L, hd) = the L rows of v (row stride C) in panels; hd % 8 == 0 */
+__attribute__((target("avx2,fma"))) static void att_pack_v_avx2(float *vp, const float *v, size_t C, int L, int hd)
+{
+    for (int e = 0; e < hd; e += 16) {
+        float *o = att_panel(vp, L, hd, 0, e);
+        if (hd - e >= 16)
+            for (int t = 0; t < L; t++, o += 16) {
+                const float *vr = v + (size_t)t * C + e;
+                _mm256_store_ps(o, _mm256_loadu_ps(vr)), _mm256_store_ps(o + 8, _mm256_loadu_ps(vr + 8));
+            }
+        else
+            for (int t = 0; t < L; t++, o += 8) _mm256_store_ps(o, _mm256_loadu_ps(v + (size_t)t * C + e));
     }
 }
 
-/* P (6, Lp) = scale · a (6 rows, stride lda) · kt (hd, Lp), Lp % 8 == 0: 6 x 16 register
- * blocks (then 6 x 8), an FMA chain over e per score, then one multiply by scale (as
- * attc_head_avx2). */
+/* P (6, Lp) = scale · a (6 rows, stride lda) · kt (hd, Lp in panels), Lp % 8 == 0: 6 x 16
+ * register blocks (then 6 x 8), an FMA chain over e per score, then one multiply by scale
+ * (as attc_head_avx2). */
 __attribute__((target("avx2,fma"))) static void att_scores_avx2(float *P, int Lp, const float *a, size_t lda,
                                                                 const float *kt, int hd, float scale)
 {
@@ -447,8 +472,8 @@ __attribute__((target("avx2,fma"))) static void att_scores_avx2(float *P, int Lp
     for (; j + 16 <= Lp; j += 16) {
         __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00,
                c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
-        const float *bp = kt + j;
-        for (int e = 0; e < hd; e++, bp += Lp) {
+        const float *bp = kt + (size_t)j * hd;
+        for (int e = 0; e < hd; e++, bp += 16) {
             __m256 b0 = _mm256_load_ps(bp), b1 = _mm256_load_ps(bp + 8), av;
             av = _mm256_broadcast_ss(a0 + e), c00 = _mm256_fmadd_ps(av, b0, c00), c01 = _mm256_fmadd_ps(av, b1, c01);
             av = _mm256_broadcast_ss(a1 + e), c10 = _mm256_fmadd_ps(av, b0, c10), c11 = _mm256_fmadd_ps(av, b1, c11);
@@ -467,8 +492,8 @@ __attribute__((target("avx2,fma"))) static void att_scores_avx2(float *P, int Lp
     }
     if (j < Lp) {
         __m256 c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0;
-        const float *bp = kt + j;
-        for (int e = 0; e < hd; e++, bp += Lp) {
+        const float *bp = kt + (size_t)j * hd;
+        for (int e = 0; e < hd; e++, bp += 8) {
             __m256 b0 = _mm256_load_ps(bp);
             c0 = _mm256_fmadd_ps(_mm256_broadcast_ss(a0 + e), b0, c0);
             c1 = _mm256_fmadd_ps(_mm256_broadcast_ss(a1 + e), b0, c1);
@@ -486,34 +511,69 @@ __attribute__((target("avx2,fma"))) static void att_scores_avx2(float *P, int Lp
     }
 }
 
-/* x[t] = exp(x[t] - max) for t < L (x aligned, room up to L rounded up to 8; lanes L.. of
- * the last vector are left 0); returns 1 / Σ exp, the softmax's normalisation, which
- * att_pv_avx2 applies to the outputs instead of to the L probabilities. */
-__attribute__((target("avx2,fma"))) static float att_exp_avx2(float *x, int L)
+/* 2^y for y <= 0 (inputs below -125 give 2^-125-ish instead of ~0, which no sum notices):
+ * y = n + f, n = round(y) by the 1.5·2^23 trick, 2^f by a degree-6 polynomial on [-0.5, 0.5]
+ * (a weighted least-squares fit, max relative error 8e-8 with float Horner steps), 2^n added
+ * to the exponent bits. 6 FMAs; the rest runs on the add and integer pipes. */
+__attribute__((target("avx2,fma"), always_inline)) static inline __m256 att_exp2_avx2(__m256 y)
 {
-    int nv = (L + 7) / 8, tail = L - (nv - 1) * 8;
-    const __m256 last = _mm256_castsi256_ps(_mm256_loadu_si256((const __m256i *)(att_mask + 8 - tail)));
-    const __m256 ninf = _mm256_set1_ps(-INFINITY);
-    __m256 mv = ninf;
-    for (int i = 0; i < nv - 1; i++) mv = _mm256_max_ps(mv, _mm256_load_ps(x + 8 * i));
-    mv = _mm256_max_ps(mv, _mm256_blendv_ps(ninf, _mm256_load_ps(x + 8 * (nv - 1)), last));
-    const __m256 mx = _mm256_set1_ps(jc_hmax8_avx2(mv));
-    __m256 sv = _mm256_setzero_ps();
-    for (int i = 0; i < nv; i++) {
-        __m256 e = jc_exp8_avx2(_mm256_sub_ps(_mm256_load_ps(x + 8 * i), mx));
-        if (i == nv - 1) e = _mm256_and_ps(e, last);
-        _mm256_store_ps(x + 8 * i, e);
-        sv = _mm256_add_ps(sv, e);
-    }
-    return 1.0f / jc_hsum8_avx2(sv);
+    const __m256 magic = _mm256_set1_ps(12582912.0f); /* 1.5·2^23 */
+    y = _mm256_max_ps(y, _mm256_set1_ps(-125.0f));
+    __m256 t = _mm256_add_ps(y, magic);
+    __m256 f = _mm256_sub_ps(y, _mm256_sub_ps(t, magic));
+    __m256 p = _mm256_set1_ps(1.5345810970757157e-4f);
+    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(1.3399930903688073e-3f));
+    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(9.618489071726799e-3f));
+    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(5.550328642129898e-2f));
+    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(2.4022646248340607e-1f));
+    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(6.931471824645996e-1f));
+    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(1.0f));
+    /* the low bits of t hold n (two's complement, |n| < 2^22): shifted by 23 they are n·2^23 */
+    return _mm256_castsi256_ps(_mm256_add_epi32(_mm256_castps_si256(p), _mm256_slli_epi32(_mm256_castps_si256(t), 23)));
 }
 
-/* o (6 rows, stride ldo; hd columns) = inv[r] · P (6, Lp) · v (L rows, stride ldv): 6 x 16
+/* Each of the 6 rows of P (stride Lp): P[t] = 2^(P[t] - max) for t < L, the scores being
+ * already multiplied by log2(e) (rows aligned, room up to L rounded up to 8; lanes L.. of
+ * the last vector are left 0); inv[r] = 1 / Σ, the softmax's normalisation, which
+ * att_pv_avx2 applies to the outputs instead of to the L probabilities. The rows are
+ * interleaved for independent dependency chains; each row's result is its own. */
+__attribute__((target("avx2,fma"))) static void att_exp_avx2(float *P, int Lp, int L, float *inv)
+{
+    const int nv = (L + 7) / 8, tail = L - (nv - 1) * 8;
+    const __m256 last = _mm256_castsi256_ps(_mm256_loadu_si256((const __m256i *)(att_mask + 8 - tail)));
+    const __m256 ninf = _mm256_set1_ps(-INFINITY);
+    __m256 mx[ATT_MR], sv[ATT_MR];
+    for (int r = 0; r < ATT_MR; r++) {
+        const float *x = P + (size_t)r * Lp;
+        __m256 m0 = ninf, m1 = ninf;
+        int i = 0;
+        for (; i + 2 < nv; i += 2)
+            m0 = _mm256_max_ps(m0, _mm256_load_ps(x + 8 * i)), m1 = _mm256_max_ps(m1, _mm256_load_ps(x + 8 * i + 8));
+        if (i + 1 < nv) m0 = _mm256_max_ps(m0, _mm256_load_ps(x + 8 * i));
+        m1 = _mm256_max_ps(m1, _mm256_blendv_ps(ninf, _mm256_load_ps(x + 8 * (nv - 1)), last));
+        mx[r] = _mm256_set1_ps(jc_hmax8_avx2(_mm256_max_ps(m0, m1)));
+        sv[r] = _mm256_setzero_ps();
+    }
+    for (int i = 0; i < nv - 1; i++)
+        for (int r = 0; r < ATT_MR; r++) {
+            float *x = P + (size_t)r * Lp + 8 * i;
+            __m256 e = att_exp2_avx2(_mm256_sub_ps(_mm256_load_ps(x), mx[r]));
+            _mm256_store_ps(x, e);
+            sv[r] = _mm256_add_ps(sv[r], e);
+        }
+    for (int r = 0; r < ATT_MR; r++) {
+        float *x = P + (size_t)r * Lp + 8 * (nv - 1);
+        __m256 e = _mm256_and_ps(att_exp2_avx2(_mm256_sub_ps(_mm256_load_ps(x), mx[r])), last);
+        _mm256_store_ps(x, e);
+        inv[r] = 1.0f / jc_hsum8_avx2(_mm256_add_ps(sv[r], e));
+    }
+}
+
+/* o (6 rows, stride ldo; hd columns) = inv[r] · P (6, Lp) · vp (L, hd in panels): 6 x 16
  * register blocks (then 6 x 8 when hd % 16 == 8), one FMA chain over t per output, then one
  * multiply by the row's inv. */
 __attribute__((target("avx2,fma"))) static void att_pv_avx2(float *o, size_t ldo, const float *P, int Lp,
-                                                            const float *v, size_t ldv, int L, int hd,
-                                                            const float *inv)
+                                                            const float *vp, int L, int hd, const float *inv)
 {
     const float *p0 = P, *p1 = P + Lp, *p2 = P + 2 * (size_t)Lp, *p3 = P + 3 * (size_t)Lp, *p4 = P + 4 * (size_t)Lp,
                 *p5 = P + 5 * (size_t)Lp;
@@ -521,9 +581,9 @@ __attribute__((target("avx2,fma"))) static void att_pv_avx2(float *o, size_t ldo
     for (; e + 16 <= hd; e += 16) {
         __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00,
                c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
-        const float *bp = v + e;
-        for (int t = 0; t < L; t++, bp += ldv) {
-            __m256 b0 = _mm256_loadu_ps(bp), b1 = _mm256_loadu_ps(bp + 8), av;
+        const float *bp = vp + (size_t)e * L;
+        for (int t = 0; t < L; t++, bp += 16) {
+            __m256 b0 = _mm256_load_ps(bp), b1 = _mm256_load_ps(bp + 8), av;
             av = _mm256_broadcast_ss(p0 + t), c00 = _mm256_fmadd_ps(av, b0, c00), c01 = _mm256_fmadd_ps(av, b1, c01);
             av = _mm256_broadcast_ss(p1 + t), c10 = _mm256_fmadd_ps(av, b0, c10), c11 = _mm256_fmadd_ps(av, b1, c11);
             av = _mm256_broadcast_ss(p2 + t), c20 = _mm256_fmadd_ps(av, b0, c20), c21 = _mm256_fmadd_ps(av, b1, c21);
@@ -545,11 +605,11 @@ __attribute__((target("avx2,fma"))) static void att_pv_avx2(float *o, size_t ldo
         c += ldo, s = _mm256_broadcast_ss(inv + 5);
         _mm256_storeu_ps(c, _mm256_mul_ps(c50, s)), _mm256_storeu_ps(c + 8, _mm256_mul_ps(c51, s));
     }
-    for (; e < hd; e += 8) {
+    if (e < hd) { /* hd % 16 == 8 */
         __m256 c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0;
-        const float *bp = v + e;
-        for (int t = 0; t < L; t++, bp += ldv) {
-            __m256 b0 = _mm256_loadu_ps(bp);
+        const float *bp = vp + (size_t)e * L;
+        for (int t = 0; t < L; t++, bp += 8) {
+            __m256 b0 = _mm256_load_ps(bp);
             c0 = _mm256_fmadd_ps(_mm256_broadcast_ss(p0 + t), b0, c0);
             c1 = _mm256_fmadd_ps(_mm256_broadcast_ss(p1 + t), b0, c1);
             c2 = _mm256_fmadd_ps(_mm256_broadcast_ss(p2 + t), b0, c2);
@@ -573,8 +633,11 @@ __attribute__((target("avx2,fma"))) static void att_head_avx2(float *out, const 
                                                               float *ws)
 {
     const int Lp = att_lp(L);
-    float *kt = ws, *P = kt + (size_t)hd * Lp, *qe = P + ATT_MR * (size_t)Lp, *oe = qe + ATT_MR * (size_t)hd;
-    att_transpose_avx2(kt, Lp, k, C, L, hd);
+    const float scale2 = (float)(scale * 1.4426950408889634); /* exp(s) = 2^(s·log2 e) */
+    float *kt = ws, *vp = kt + (size_t)hd * Lp, *P = vp + (size_t)hd * Lp, *qe = P + ATT_MR * (size_t)Lp,
+          *oe = qe + ATT_MR * (size_t)hd;
+    att_pack_k_avx2(kt, Lp, k, C, L, hd);
+    att_pack_v_avx2(vp, v, C, L, hd);
     for (int i = 0; i < L; i += ATT_MR) {
         int mr = L - i < ATT_MR ? L - i : ATT_MR;
         const float *qa = q + (size_t)i * C;
@@ -587,9 +650,9 @@ __attribute__((target("avx2,fma"))) static void att_head_avx2(float *out, const 
             qa = qe, lda = (size_t)hd, o = oe, ldo = (size_t)hd;
         }
         float inv[ATT_MR];
-        att_scores_avx2(P, Lp, qa, lda, kt, hd, scale);
-        for (int r = 0; r < ATT_MR; r++) inv[r] = att_exp_avx2(P + (size_t)r * Lp, L);
-        att_pv_avx2(o, ldo, P, Lp, v, C, L, hd, inv);
+        att_scores_avx2(P, Lp, qa, lda, kt, hd, scale2);
+        att_exp_avx2(P, Lp, L, inv);
+        att_pv_avx2(o, ldo, P, Lp, vp, L, hd, inv);
         if (mr < ATT_MR)
             for (int r = 0; r < mr; r++)
                 memcpy(out + (size_t)(i + r) * C, oe + (size_t)r * hd, (size_t)hd * sizeof(float));
