@@ -380,14 +380,15 @@ void rope_forward_seqs(jaclip_pool *pool, float *q, float *k, int C, int head_di
  * arithmetic: one FMA chain over e per score, the exps of its own row, one FMA chain over t
  * per output times its row's 1/sum. A row thus never depends on its block, its segment's
  * neighbours or the thread. */
-#define ATT_MR 6
+#define ATT_MR 6    /* rows of a register block */
+#define ATT_ROWS 12 /* rows of a block: 2 register blocks share each kt and vp panel read */
 
 static inline int att_lp(int L) { return (L + 7) & ~7; }
 
 size_t attention_scratch_floats(int max_len, int hd)
 {
     size_t lp = (size_t)att_lp(max_len > 0 ? max_len : 1);
-    return 2 * lp * (size_t)hd + ATT_MR * lp + 2 * ATT_MR * (size_t)hd + 16; /* + 16: 64-byte alignment */
+    return 2 * lp * (size_t)hd + ATT_ROWS * lp + 2 * ATT_MR * (size_t)hd + 16; /* + 16: 64-byte alignment */
 }
 
 typedef struct {
@@ -460,55 +461,54 @@ __attribute__((target("avx2,fma"))) static void att_pack_v_avx2(float *vp, const
     }
 }
 
-/* P (6, Lp) = scale · a (6 rows, stride lda) · kt (hd, Lp in panels), Lp % 8 == 0: 6 x 16
- * register blocks (then 6 x 8), an FMA chain over e per score, then one multiply by scale
- * (as attc_head_avx2). */
-__attribute__((target("avx2,fma"))) static void att_scores_avx2(float *P, int Lp, const float *a, size_t lda,
-                                                                const float *kt, int hd, float scale)
+/* One panel of P: P[r][0..w) (row stride Lp) = scale · a (6 rows, stride lda) · kp (hd, w),
+ * w = 16 or 8: 6 x w register blocks, an FMA chain over e per score, then one multiply by
+ * scale (as attc_head_avx2). */
+__attribute__((target("avx2,fma"), always_inline)) static inline void att_scores16(float *P, int Lp, const float *a,
+                                                                                  size_t lda, const float *bp, int hd,
+                                                                                  __m256 al)
 {
-    const __m256 al = _mm256_set1_ps(scale);
     const float *a0 = a, *a1 = a + lda, *a2 = a + 2 * lda, *a3 = a + 3 * lda, *a4 = a + 4 * lda, *a5 = a + 5 * lda;
-    int j = 0;
-    for (; j + 16 <= Lp; j += 16) {
-        __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00,
-               c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
-        const float *bp = kt + (size_t)j * hd;
-        for (int e = 0; e < hd; e++, bp += 16) {
-            __m256 b0 = _mm256_load_ps(bp), b1 = _mm256_load_ps(bp + 8), av;
-            av = _mm256_broadcast_ss(a0 + e), c00 = _mm256_fmadd_ps(av, b0, c00), c01 = _mm256_fmadd_ps(av, b1, c01);
-            av = _mm256_broadcast_ss(a1 + e), c10 = _mm256_fmadd_ps(av, b0, c10), c11 = _mm256_fmadd_ps(av, b1, c11);
-            av = _mm256_broadcast_ss(a2 + e), c20 = _mm256_fmadd_ps(av, b0, c20), c21 = _mm256_fmadd_ps(av, b1, c21);
-            av = _mm256_broadcast_ss(a3 + e), c30 = _mm256_fmadd_ps(av, b0, c30), c31 = _mm256_fmadd_ps(av, b1, c31);
-            av = _mm256_broadcast_ss(a4 + e), c40 = _mm256_fmadd_ps(av, b0, c40), c41 = _mm256_fmadd_ps(av, b1, c41);
-            av = _mm256_broadcast_ss(a5 + e), c50 = _mm256_fmadd_ps(av, b0, c50), c51 = _mm256_fmadd_ps(av, b1, c51);
-        }
-        float *c = P + j;
-        _mm256_store_ps(c, _mm256_mul_ps(c00, al)), _mm256_store_ps(c + 8, _mm256_mul_ps(c01, al));
-        c += Lp, _mm256_store_ps(c, _mm256_mul_ps(c10, al)), _mm256_store_ps(c + 8, _mm256_mul_ps(c11, al));
-        c += Lp, _mm256_store_ps(c, _mm256_mul_ps(c20, al)), _mm256_store_ps(c + 8, _mm256_mul_ps(c21, al));
-        c += Lp, _mm256_store_ps(c, _mm256_mul_ps(c30, al)), _mm256_store_ps(c + 8, _mm256_mul_ps(c31, al));
-        c += Lp, _mm256_store_ps(c, _mm256_mul_ps(c40, al)), _mm256_store_ps(c + 8, _mm256_mul_ps(c41, al));
-        c += Lp, _mm256_store_ps(c, _mm256_mul_ps(c50, al)), _mm256_store_ps(c + 8, _mm256_mul_ps(c51, al));
+    __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00,
+           c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+    for (int e = 0; e < hd; e++, bp += 16) {
+        __m256 b0 = _mm256_load_ps(bp), b1 = _mm256_load_ps(bp + 8), av;
+        av = _mm256_broadcast_ss(a0 + e), c00 = _mm256_fmadd_ps(av, b0, c00), c01 = _mm256_fmadd_ps(av, b1, c01);
+        av = _mm256_broadcast_ss(a1 + e), c10 = _mm256_fmadd_ps(av, b0, c10), c11 = _mm256_fmadd_ps(av, b1, c11);
+        av = _mm256_broadcast_ss(a2 + e), c20 = _mm256_fmadd_ps(av, b0, c20), c21 = _mm256_fmadd_ps(av, b1, c21);
+        av = _mm256_broadcast_ss(a3 + e), c30 = _mm256_fmadd_ps(av, b0, c30), c31 = _mm256_fmadd_ps(av, b1, c31);
+        av = _mm256_broadcast_ss(a4 + e), c40 = _mm256_fmadd_ps(av, b0, c40), c41 = _mm256_fmadd_ps(av, b1, c41);
+        av = _mm256_broadcast_ss(a5 + e), c50 = _mm256_fmadd_ps(av, b0, c50), c51 = _mm256_fmadd_ps(av, b1, c51);
     }
-    if (j < Lp) {
-        __m256 c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0;
-        const float *bp = kt + (size_t)j * hd;
-        for (int e = 0; e < hd; e++, bp += 8) {
-            __m256 b0 = _mm256_load_ps(bp);
-            c0 = _mm256_fmadd_ps(_mm256_broadcast_ss(a0 + e), b0, c0);
-            c1 = _mm256_fmadd_ps(_mm256_broadcast_ss(a1 + e), b0, c1);
-            c2 = _mm256_fmadd_ps(_mm256_broadcast_ss(a2 + e), b0, c2);
-            c3 = _mm256_fmadd_ps(_mm256_broadcast_ss(a3 + e), b0, c3);
-            c4 = _mm256_fmadd_ps(_mm256_broadcast_ss(a4 + e), b0, c4);
-            c5 = _mm256_fmadd_ps(_mm256_broadcast_ss(a5 + e), b0, c5);
-        }
-        float *c = P + j;
-        _mm256_store_ps(c, _mm256_mul_ps(c0, al)), _mm256_store_ps(c + Lp, _mm256_mul_ps(c1, al));
-        _mm256_store_ps(c + 2 * (size_t)Lp, _mm256_mul_ps(c2, al));
-        _mm256_store_ps(c + 3 * (size_t)Lp, _mm256_mul_ps(c3, al));
-        _mm256_store_ps(c + 4 * (size_t)Lp, _mm256_mul_ps(c4, al));
-        _mm256_store_ps(c + 5 * (size_t)Lp, _mm256_mul_ps(c5, al));
+    float *c = P;
+    _mm256_store_ps(c, _mm256_mul_ps(c00, al)), _mm256_store_ps(c + 8, _mm256_mul_ps(c01, al));
+    c += Lp, _mm256_store_ps(c, _mm256_mul_ps(c10, al)), _mm256_store_ps(c + 8, _mm256_mul_ps(c11, al));
+    c += Lp, _mm256_store_ps(c, _mm256_mul_ps(c20, al)), _mm256_store_ps(c + 8, _mm256_mul_ps(c21, al));
+    c += Lp, _mm256_store_ps(c, _mm256_mul_ps(c30, al)), _mm256_store_ps(c + 8, _mm256_mul_ps(c31, al));
+    c += Lp, _mm256_store_ps(c, _mm256_mul_ps(c40, al)), _mm256_store_ps(c + 8, _mm256_mul_ps(c41, al));
+    c += Lp, _mm256_store_ps(c, _mm256_mul_ps(c50, al)), _mm256_store_ps(c + 8, _mm256_mul_ps(c51, al));
+}
+
+__attribute__((target("avx2,fma"), always_inline)) static inline void att_scores8(float *P, int Lp, const float *a,
+                                                                                 size_t lda, const float *bp, int hd,
+                                                                                 __m256 al)
+{
+    const float *a0 = a, *a1 = a + lda, *a2 = a + 2 * lda, *a3 = a + 3 * lda, *a4 = a + 4 * lda, *a5 = a + 5 * lda;
+    __m256 c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0;
+    for (int e = 0; e < hd; e++, bp += 8) {
+        __m256 b0 = _mm256_load_ps(bp);
+        c0 = _mm256_fmadd_ps(_mm256_broadcast_ss(a0 + e), b0, c0);
+        c1 = _mm256_fmadd_ps(_mm256_broadcast_ss(a1 + e), b0, c1);
+        c2 = _mm256_fmadd_ps(_mm256_broadcast_ss(a2 + e), b0, c2);
+        c3 = _mm256_fmadd_ps(_mm256_broadcast_ss(a3 + e), b0, c3);
+        c4 = _mm256_fmadd_ps(_mm256_broadcast_ss(a4 + e), b0, c4);
+        c5 = _mm256_fmadd_ps(_mm256_broadcast_ss(a5 + e), b0, c5);
     }
+    _mm256_store_ps(P, _mm256_mul_ps(c0, al)), _mm256_store_ps(P + Lp, _mm256_mul_ps(c1, al));
+    _mm256_store_ps(P + 2 * (size_t)Lp, _mm256_mul_ps(c2, al));
+    _mm256_store_ps(P + 3 * (size_t)Lp, _mm256_mul_ps(c3, al));
+    _mm256_store_ps(P + 4 * (size_t)Lp, _mm256_mul_ps(c4, al));
+    _mm256_store_ps(P + 5 * (size_t)Lp, _mm256_mul_ps(c5, al));
 }
 
 /* 2^y for y <= 0 (inputs below -125 give 2^-125-ish instead of ~0, which no sum notices):
@@ -569,62 +569,63 @@ __attribute__((target("avx2,fma"))) static void att_exp_avx2(float *P, int Lp, i
     }
 }
 
-/* o (6 rows, stride ldo; hd columns) = inv[r] · P (6, Lp) · vp (L, hd in panels): 6 x 16
- * register blocks (then 6 x 8 when hd % 16 == 8), one FMA chain over t per output, then one
+/* One panel of the output: o[r][0..w) (row stride ldo) = inv[r] · P (6 rows, stride Lp) ·
+ * vp (L, w), w = 16 or 8: 6 x w register blocks, one FMA chain over t per output, then one
  * multiply by the row's inv. */
-__attribute__((target("avx2,fma"))) static void att_pv_avx2(float *o, size_t ldo, const float *P, int Lp,
-                                                            const float *vp, int L, int hd, const float *inv)
+__attribute__((target("avx2,fma"), always_inline)) static inline void att_pv16(float *o, size_t ldo, const float *P,
+                                                                              int Lp, const float *bp, int L,
+                                                                              const float *inv)
 {
     const float *p0 = P, *p1 = P + Lp, *p2 = P + 2 * (size_t)Lp, *p3 = P + 3 * (size_t)Lp, *p4 = P + 4 * (size_t)Lp,
                 *p5 = P + 5 * (size_t)Lp;
-    int e = 0;
-    for (; e + 16 <= hd; e += 16) {
-        __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00,
-               c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
-        const float *bp = vp + (size_t)e * L;
-        for (int t = 0; t < L; t++, bp += 16) {
-            __m256 b0 = _mm256_load_ps(bp), b1 = _mm256_load_ps(bp + 8), av;
-            av = _mm256_broadcast_ss(p0 + t), c00 = _mm256_fmadd_ps(av, b0, c00), c01 = _mm256_fmadd_ps(av, b1, c01);
-            av = _mm256_broadcast_ss(p1 + t), c10 = _mm256_fmadd_ps(av, b0, c10), c11 = _mm256_fmadd_ps(av, b1, c11);
-            av = _mm256_broadcast_ss(p2 + t), c20 = _mm256_fmadd_ps(av, b0, c20), c21 = _mm256_fmadd_ps(av, b1, c21);
-            av = _mm256_broadcast_ss(p3 + t), c30 = _mm256_fmadd_ps(av, b0, c30), c31 = _mm256_fmadd_ps(av, b1, c31);
-            av = _mm256_broadcast_ss(p4 + t), c40 = _mm256_fmadd_ps(av, b0, c40), c41 = _mm256_fmadd_ps(av, b1, c41);
-            av = _mm256_broadcast_ss(p5 + t), c50 = _mm256_fmadd_ps(av, b0, c50), c51 = _mm256_fmadd_ps(av, b1, c51);
-        }
-        float *c = o + e;
-        __m256 s = _mm256_broadcast_ss(inv);
-        _mm256_storeu_ps(c, _mm256_mul_ps(c00, s)), _mm256_storeu_ps(c + 8, _mm256_mul_ps(c01, s));
-        c += ldo, s = _mm256_broadcast_ss(inv + 1);
-        _mm256_storeu_ps(c, _mm256_mul_ps(c10, s)), _mm256_storeu_ps(c + 8, _mm256_mul_ps(c11, s));
-        c += ldo, s = _mm256_broadcast_ss(inv + 2);
-        _mm256_storeu_ps(c, _mm256_mul_ps(c20, s)), _mm256_storeu_ps(c + 8, _mm256_mul_ps(c21, s));
-        c += ldo, s = _mm256_broadcast_ss(inv + 3);
-        _mm256_storeu_ps(c, _mm256_mul_ps(c30, s)), _mm256_storeu_ps(c + 8, _mm256_mul_ps(c31, s));
-        c += ldo, s = _mm256_broadcast_ss(inv + 4);
-        _mm256_storeu_ps(c, _mm256_mul_ps(c40, s)), _mm256_storeu_ps(c + 8, _mm256_mul_ps(c41, s));
-        c += ldo, s = _mm256_broadcast_ss(inv + 5);
-        _mm256_storeu_ps(c, _mm256_mul_ps(c50, s)), _mm256_storeu_ps(c + 8, _mm256_mul_ps(c51, s));
+    __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00,
+           c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+    for (int t = 0; t < L; t++, bp += 16) {
+        __m256 b0 = _mm256_load_ps(bp), b1 = _mm256_load_ps(bp + 8), av;
+        av = _mm256_broadcast_ss(p0 + t), c00 = _mm256_fmadd_ps(av, b0, c00), c01 = _mm256_fmadd_ps(av, b1, c01);
+        av = _mm256_broadcast_ss(p1 + t), c10 = _mm256_fmadd_ps(av, b0, c10), c11 = _mm256_fmadd_ps(av, b1, c11);
+        av = _mm256_broadcast_ss(p2 + t), c20 = _mm256_fmadd_ps(av, b0, c20), c21 = _mm256_fmadd_ps(av, b1, c21);
+        av = _mm256_broadcast_ss(p3 + t), c30 = _mm256_fmadd_ps(av, b0, c30), c31 = _mm256_fmadd_ps(av, b1, c31);
+        av = _mm256_broadcast_ss(p4 + t), c40 = _mm256_fmadd_ps(av, b0, c40), c41 = _mm256_fmadd_ps(av, b1, c41);
+        av = _mm256_broadcast_ss(p5 + t), c50 = _mm256_fmadd_ps(av, b0, c50), c51 = _mm256_fmadd_ps(av, b1, c51);
     }
-    if (e < hd) { /* hd % 16 == 8 */
-        __m256 c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0;
-        const float *bp = vp + (size_t)e * L;
-        for (int t = 0; t < L; t++, bp += 8) {
-            __m256 b0 = _mm256_load_ps(bp);
-            c0 = _mm256_fmadd_ps(_mm256_broadcast_ss(p0 + t), b0, c0);
-            c1 = _mm256_fmadd_ps(_mm256_broadcast_ss(p1 + t), b0, c1);
-            c2 = _mm256_fmadd_ps(_mm256_broadcast_ss(p2 + t), b0, c2);
-            c3 = _mm256_fmadd_ps(_mm256_broadcast_ss(p3 + t), b0, c3);
-            c4 = _mm256_fmadd_ps(_mm256_broadcast_ss(p4 + t), b0, c4);
-            c5 = _mm256_fmadd_ps(_mm256_broadcast_ss(p5 + t), b0, c5);
-        }
-        float *c = o + e;
-        _mm256_storeu_ps(c, _mm256_mul_ps(c0, _mm256_broadcast_ss(inv)));
-        _mm256_storeu_ps(c + ldo, _mm256_mul_ps(c1, _mm256_broadcast_ss(inv + 1)));
-        _mm256_storeu_ps(c + 2 * ldo, _mm256_mul_ps(c2, _mm256_broadcast_ss(inv + 2)));
-        _mm256_storeu_ps(c + 3 * ldo, _mm256_mul_ps(c3, _mm256_broadcast_ss(inv + 3)));
-        _mm256_storeu_ps(c + 4 * ldo, _mm256_mul_ps(c4, _mm256_broadcast_ss(inv + 4)));
-        _mm256_storeu_ps(c + 5 * ldo, _mm256_mul_ps(c5, _mm256_broadcast_ss(inv + 5)));
+    float *c = o;
+    __m256 s = _mm256_broadcast_ss(inv);
+    _mm256_storeu_ps(c, _mm256_mul_ps(c00, s)), _mm256_storeu_ps(c + 8, _mm256_mul_ps(c01, s));
+    c += ldo, s = _mm256_broadcast_ss(inv + 1);
+    _mm256_storeu_ps(c, _mm256_mul_ps(c10, s)), _mm256_storeu_ps(c + 8, _mm256_mul_ps(c11, s));
+    c += ldo, s = _mm256_broadcast_ss(inv + 2);
+    _mm256_storeu_ps(c, _mm256_mul_ps(c20, s)), _mm256_storeu_ps(c + 8, _mm256_mul_ps(c21, s));
+    c += ldo, s = _mm256_broadcast_ss(inv + 3);
+    _mm256_storeu_ps(c, _mm256_mul_ps(c30, s)), _mm256_storeu_ps(c + 8, _mm256_mul_ps(c31, s));
+    c += ldo, s = _mm256_broadcast_ss(inv + 4);
+    _mm256_storeu_ps(c, _mm256_mul_ps(c40, s)), _mm256_storeu_ps(c + 8, _mm256_mul_ps(c41, s));
+    c += ldo, s = _mm256_broadcast_ss(inv + 5);
+    _mm256_storeu_ps(c, _mm256_mul_ps(c50, s)), _mm256_storeu_ps(c + 8, _mm256_mul_ps(c51, s));
+}
+
+__attribute__((target("avx2,fma"), always_inline)) static inline void att_pv8(float *o, size_t ldo, const float *P,
+                                                                             int Lp, const float *bp, int L,
+                                                                             const float *inv)
+{
+    const float *p0 = P, *p1 = P + Lp, *p2 = P + 2 * (size_t)Lp, *p3 = P + 3 * (size_t)Lp, *p4 = P + 4 * (size_t)Lp,
+                *p5 = P + 5 * (size_t)Lp;
+    __m256 c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0;
+    for (int t = 0; t < L; t++, bp += 8) {
+        __m256 b0 = _mm256_load_ps(bp);
+        c0 = _mm256_fmadd_ps(_mm256_broadcast_ss(p0 + t), b0, c0);
+        c1 = _mm256_fmadd_ps(_mm256_broadcast_ss(p1 + t), b0, c1);
+        c2 = _mm256_fmadd_ps(_mm256_broadcast_ss(p2 + t), b0, c2);
+        c3 = _mm256_fmadd_ps(_mm256_broadcast_ss(p3 + t), b0, c3);
+        c4 = _mm256_fmadd_ps(_mm256_broadcast_ss(p4 + t), b0, c4);
+        c5 = _mm256_fmadd_ps(_mm256_broadcast_ss(p5 + t), b0, c5);
     }
+    _mm256_storeu_ps(o, _mm256_mul_ps(c0, _mm256_broadcast_ss(inv)));
+    _mm256_storeu_ps(o + ldo, _mm256_mul_ps(c1, _mm256_broadcast_ss(inv + 1)));
+    _mm256_storeu_ps(o + 2 * ldo, _mm256_mul_ps(c2, _mm256_broadcast_ss(inv + 2)));
+    _mm256_storeu_ps(o + 3 * ldo, _mm256_mul_ps(c3, _mm256_broadcast_ss(inv + 3)));
+    _mm256_storeu_ps(o + 4 * ldo, _mm256_mul_ps(c4, _mm256_broadcast_ss(inv + 4)));
+    _mm256_storeu_ps(o + 5 * ldo, _mm256_mul_ps(c5, _mm256_broadcast_ss(inv + 5)));
 }
 
 /* one (segment, head), hd % 8 == 0: see the comment at the top of this section */
@@ -633,29 +634,47 @@ __attribute__((target("avx2,fma"))) static void att_head_avx2(float *out, const 
                                                               float *ws)
 {
     const int Lp = att_lp(L);
-    const float scale2 = (float)(scale * 1.4426950408889634); /* exp(s) = 2^(s·log2 e) */
-    float *kt = ws, *vp = kt + (size_t)hd * Lp, *P = vp + (size_t)hd * Lp, *qe = P + ATT_MR * (size_t)Lp,
+    /* exp(s) = 2^(s·log2 e): the scores come out of att_scores* already in base 2 */
+    const __m256 al = _mm256_set1_ps((float)(scale * 1.4426950408889634));
+    float *kt = ws, *vp = kt + (size_t)hd * Lp, *P = vp + (size_t)hd * Lp, *qe = P + ATT_ROWS * (size_t)Lp,
           *oe = qe + ATT_MR * (size_t)hd;
     att_pack_k_avx2(kt, Lp, k, C, L, hd);
     att_pack_v_avx2(vp, v, C, L, hd);
-    for (int i = 0; i < L; i += ATT_MR) {
-        int mr = L - i < ATT_MR ? L - i : ATT_MR;
-        const float *qa = q + (size_t)i * C;
-        float *o = out + (size_t)i * C;
-        size_t lda = C, ldo = C;
-        if (mr < ATT_MR) { /* partial block: zero query rows, output rows in oe */
-            for (int r = 0; r < ATT_MR; r++)
-                if (r < mr) memcpy(qe + (size_t)r * hd, qa + (size_t)r * C, (size_t)hd * sizeof(float));
-                else memset(qe + (size_t)r * hd, 0, (size_t)hd * sizeof(float));
-            qa = qe, lda = (size_t)hd, o = oe, ldo = (size_t)hd;
+    for (int i = 0; i < L; i += ATT_ROWS) {
+        const int mr = L - i < ATT_ROWS ? L - i : ATT_ROWS, nsub = (mr + ATT_MR - 1) / ATT_MR;
+        const float *qa[ATT_ROWS / ATT_MR];
+        float *o[ATT_ROWS / ATT_MR], inv[ATT_ROWS];
+        size_t lda[ATT_ROWS / ATT_MR], ldo[ATT_ROWS / ATT_MR];
+        for (int b = 0; b < nsub; b++) {
+            const int r0 = i + b * ATT_MR, n = L - r0 < ATT_MR ? L - r0 : ATT_MR;
+            qa[b] = q + (size_t)r0 * C, o[b] = out + (size_t)r0 * C, lda[b] = ldo[b] = C;
+            if (n < ATT_MR) { /* partial sub-block: zero query rows, output rows in oe */
+                for (int r = 0; r < ATT_MR; r++)
+                    if (r < n) memcpy(qe + (size_t)r * hd, qa[b] + (size_t)r * C, (size_t)hd * sizeof(float));
+                    else memset(qe + (size_t)r * hd, 0, (size_t)hd * sizeof(float));
+                qa[b] = qe, o[b] = oe, lda[b] = ldo[b] = (size_t)hd;
+            }
         }
-        float inv[ATT_MR];
-        att_scores_avx2(P, Lp, qa, lda, kt, hd, scale2);
-        att_exp_avx2(P, Lp, L, inv);
-        att_pv_avx2(o, ldo, P, Lp, vp, L, hd, inv);
-        if (mr < ATT_MR)
-            for (int r = 0; r < mr; r++)
-                memcpy(out + (size_t)(i + r) * C, oe + (size_t)r * hd, (size_t)hd * sizeof(float));
+        /* scores, panel by panel: a kt panel is read from L2 once for the block's sub-blocks */
+        int j = 0;
+        for (; j + 16 <= Lp; j += 16)
+            for (int b = 0; b < nsub; b++)
+                att_scores16(P + (size_t)b * ATT_MR * Lp + j, Lp, qa[b], lda[b], kt + (size_t)j * hd, hd, al);
+        if (j < Lp)
+            for (int b = 0; b < nsub; b++)
+                att_scores8(P + (size_t)b * ATT_MR * Lp + j, Lp, qa[b], lda[b], kt + (size_t)j * hd, hd, al);
+        for (int b = 0; b < nsub; b++) att_exp_avx2(P + (size_t)b * ATT_MR * Lp, Lp, L, inv + b * ATT_MR);
+        /* P·v, panel by panel, likewise */
+        int e = 0;
+        for (; e + 16 <= hd; e += 16)
+            for (int b = 0; b < nsub; b++)
+                att_pv16(o[b] + e, ldo[b], P + (size_t)b * ATT_MR * Lp, Lp, vp + (size_t)e * L, L, inv + b * ATT_MR);
+        if (e < hd)
+            for (int b = 0; b < nsub; b++)
+                att_pv8(o[b] + e, ldo[b], P + (size_t)b * ATT_MR * Lp, Lp, vp + (size_t)e * L, L, inv + b * ATT_MR);
+        if (mr % ATT_MR)
+            for (int r = 0; r < mr % ATT_MR; r++)
+                memcpy(out + (size_t)(i + mr - mr % ATT_MR + r) * C, oe + (size_t)r * hd, (size_t)hd * sizeof(float));
     }
 }
 #endif
