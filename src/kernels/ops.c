@@ -552,15 +552,19 @@ __attribute__((target("avx2,fma"))) static void att_exp_avx2(float *P, int Lp, i
         if (i + 1 < nv) m0 = _mm256_max_ps(m0, _mm256_load_ps(x + 8 * i));
         m1 = _mm256_max_ps(m1, _mm256_blendv_ps(ninf, _mm256_load_ps(x + 8 * (nv - 1)), last));
         mx[r] = _mm256_set1_ps(jc_hmax8_avx2(_mm256_max_ps(m0, m1)));
-        sv[r] = _mm256_setzero_ps();
     }
-    for (int i = 0; i < nv - 1; i++)
-        for (int r = 0; r < ATT_MR; r++) {
-            float *x = P + (size_t)r * Lp + 8 * i;
-            __m256 e = att_exp2_avx2(_mm256_sub_ps(_mm256_load_ps(x), mx[r]));
-            _mm256_store_ps(x, e);
-            sv[r] = _mm256_add_ps(sv[r], e);
+    for (int r = 0; r < ATT_MR; r += 2) { /* two rows at a time: sums and maxima in registers */
+        float *x0 = P + (size_t)r * Lp, *x1 = x0 + Lp;
+        const __m256 m0 = mx[r], m1 = mx[r + 1];
+        __m256 s0 = _mm256_setzero_ps(), s1 = s0;
+        for (int i = 0; i < 8 * (nv - 1); i += 8) {
+            __m256 e0 = att_exp2_avx2(_mm256_sub_ps(_mm256_load_ps(x0 + i), m0));
+            __m256 e1 = att_exp2_avx2(_mm256_sub_ps(_mm256_load_ps(x1 + i), m1));
+            _mm256_store_ps(x0 + i, e0), _mm256_store_ps(x1 + i, e1);
+            s0 = _mm256_add_ps(s0, e0), s1 = _mm256_add_ps(s1, e1);
         }
+        sv[r] = s0, sv[r + 1] = s1;
+    }
     for (int r = 0; r < ATT_MR; r++) {
         float *x = P + (size_t)r * Lp + 8 * (nv - 1);
         __m256 e = _mm256_and_ps(att_exp2_avx2(_mm256_sub_ps(_mm256_load_ps(x), mx[r])), last);
