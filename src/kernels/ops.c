@@ -368,18 +368,19 @@ void rope_forward_seqs(jaclip_pool *pool, float *q, float *k, int C, int head_di
 /* Per (segment, head), in the thread's scratch (64-byte aligned):
  *   kt (hd, Lp)  kᵀ with Lp = L rounded up to 8, columns L..Lp-1 zero, in 16-column panels
  *   vp (L, hd)   v, in 16-column panels
- *   P  (6, Lp)   the scores, then exps, of one block of 6 query rows
- *   qe, oe (6, hd) the last, partial block's query and output rows
+ *   P  (12, Lp)  the scores, then exps, of one block of 12 query rows
+ *   qe, oe (6, hd) a partial 6-row register block's query and output rows
  * A matrix "in 16-column panels" (m rows, n columns, n % 8 == 0) stores columns 16p..16p+W-1,
  * W = min(16, n - 16p), as one contiguous (m, W) block at offset 16p·m, so a register block
- * streams its operand sequentially. The AVX2 path walks the query rows in blocks of 6:
- * P = scale·q·kt (6 x 16 register blocks and a 6 x 8 one, all full thanks to the padding),
- * exp(P - row max) over each row's first L scores, then out = (P·v) / row sum (6 x 16
- * blocks), while the block's 6 x Lp scores are still in L1. A partial last block runs the
- * same kernels on zero-padded query rows, so every output row comes out of the same
- * arithmetic: one FMA chain over e per score, the exps of its own row, one FMA chain over t
- * per output times its row's 1/sum. A row thus never depends on its block, its segment's
- * neighbours or the thread. */
+ * streams its operand sequentially. The AVX2 path walks the query rows in blocks of 12, two
+ * 6-row register blocks that share each panel of kt and vp while it is in L1:
+ * P = scale·log2(e)·q·kt (6 x 16 register blocks and a 6 x 8 one, all full thanks to the
+ * padding), 2^(P - row max) over each row's first L scores, then out = (P·v) / row sum
+ * (6 x 16 blocks), while the block's 12 x Lp scores are still in L1. A partial register
+ * block runs the same kernels on zero-padded query rows, so every output row comes out of
+ * the same arithmetic: one FMA chain over e per score, the exps of its own row, one FMA
+ * chain over t per output times its row's 1/sum. A row thus never depends on its block,
+ * its segment's neighbours or the thread. The portable path (any hd) goes row by row. */
 #define ATT_MR 6    /* rows of a register block */
 #define ATT_ROWS 12 /* rows of a block: 2 register blocks share each kt and vp panel read */
 
@@ -534,9 +535,9 @@ __attribute__((target("avx2,fma"), always_inline)) static inline __m256 att_exp2
 
 /* Each of the 6 rows of P (stride Lp): P[t] = 2^(P[t] - max) for t < L, the scores being
  * already multiplied by log2(e) (rows aligned, room up to L rounded up to 8; lanes L.. of
- * the last vector are left 0); inv[r] = 1 / Σ, the softmax's normalisation, which
- * att_pv_avx2 applies to the outputs instead of to the L probabilities. The rows are
- * interleaved for independent dependency chains; each row's result is its own. */
+ * the last vector are left 0); inv[r] = 1 / Σ, the softmax's normalisation, which att_pv*
+ * apply to the outputs instead of to the L probabilities. Two rows at a time, for two
+ * independent dependency chains; each row's result is its own. */
 __attribute__((target("avx2,fma"))) static void att_exp_avx2(float *P, int Lp, int L, float *inv)
 {
     const int nv = (L + 7) / 8, tail = L - (nv - 1) * 8;
@@ -683,8 +684,8 @@ __attribute__((target("avx2,fma"))) static void att_head_avx2(float *out, const 
 }
 #endif
 
-/* portable: one query row at a time, the same sums as the AVX2 path in the same order
- * (score = chain over e times scale, softmax_row, output = chain over t) */
+/* portable: one query row at a time (score = chain over e times scale, softmax_row,
+ * output = chain over t, as in the AVX2 path; the exp and the place of 1/sum differ) */
 static void att_head_portable(float *out, const float *q, const float *k, const float *v, size_t C, int L, int hd,
                               float scale, float *p)
 {
@@ -751,7 +752,7 @@ typedef struct {
 
 #ifdef JC_X86
 /* hd % 8 == 0: p[t] = scale · q·k_t (8-lane dot), softmax, o = Σ_t p[t] v_t with the
- * output columns in registers, 32 at a time (an FMA chain in t order, like att_pv_avx2) */
+ * output columns in registers, 32 at a time (an FMA chain in t order, like att_pv16) */
 __attribute__((target("avx2,fma"))) static void attc_head_avx2(float *o, const float *q, const float *k,
                                                                const float *v, int C, int L, int hd, float scale,
                                                                float *p)

@@ -37,7 +37,8 @@ static int check_ref(const float *o, const float *q, const float *k, const float
             double mx = -1e300, sum = 0;
             for (int t = 0; t < L; t++) {
                 double d = 0;
-                for (int e = 0; e < hd; e++) d += (double)q[(size_t)i * C + h * hd + e] * k[(size_t)(t0 + t) * C + h * hd + e];
+                for (int e = 0; e < hd; e++)
+                    d += (double)q[(size_t)i * C + h * hd + e] * k[(size_t)(t0 + t) * C + h * hd + e];
                 p[t] = d * scale;
                 mx = fmax(mx, p[t]);
             }
