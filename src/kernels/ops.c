@@ -414,11 +414,13 @@ static inline float *att_panel(float *base, int m, int n, int r, int c)
 /* kt (hd, Lp) = kᵀ of the L rows of k (row stride C), zero columns L..Lp-1, in panels;
  * hd % 8 == 0. 8 x 8 tiles transposed in registers. */
 __attribute__((target("avx2,fma"))) static void att_pack_k_avx2(float *kt, int Lp, const float *k, size_t C, int L,
-                                                                int hd)
+                                                                int hd, const float *v)
 {
     int t = 0;
     for (; t + 8 <= L; t += 8) {
         const size_t w = Lp - (t & ~15) < 16 ? 8 : 16;
+        for (int u = t; u < t + 8; u++) /* v's rows, for att_pack_v_avx2 next */
+            for (int e = 0; e < hd; e += 16) _mm_prefetch((const char *)(v + (size_t)u * C + e), _MM_HINT_T0);
         for (int e = 0; e < hd; e += 8) {
             const float *kr = k + (size_t)t * C + e;
             __m256 r0 = _mm256_loadu_ps(kr), r1 = _mm256_loadu_ps(kr + C), r2 = _mm256_loadu_ps(kr + 2 * C),
@@ -643,7 +645,7 @@ __attribute__((target("avx2,fma"))) static void att_head_avx2(float *out, const 
     const __m256 al = _mm256_set1_ps((float)(scale * 1.4426950408889634));
     float *kt = ws, *vp = kt + (size_t)hd * Lp, *P = vp + (size_t)hd * Lp, *qe = P + ATT_ROWS * (size_t)Lp,
           *oe = qe + ATT_MR * (size_t)hd;
-    att_pack_k_avx2(kt, Lp, k, C, L, hd);
+    att_pack_k_avx2(kt, Lp, k, C, L, hd, v);
     att_pack_v_avx2(vp, v, C, L, hd);
     for (int i = 0; i < L; i += ATT_ROWS) {
         const int mr = L - i < ATT_ROWS ? L - i : ATT_ROWS, nsub = (mr + ATT_MR - 1) / ATT_MR;
@@ -660,6 +662,8 @@ __attribute__((target("avx2,fma"))) static void att_head_avx2(float *out, const 
                 qa[b] = qe, o[b] = oe, lda[b] = ldo[b] = (size_t)hd;
             }
         }
+        for (int r = i + ATT_ROWS; r < i + 2 * ATT_ROWS && r < L; r++) /* the next block's query rows */
+            for (int e = 0; e < hd; e += 16) _mm_prefetch((const char *)(q + (size_t)r * C + e), _MM_HINT_T0);
         /* scores, panel by panel: a kt panel is read from L2 once for the block's sub-blocks */
         int j = 0;
         for (; j + 16 <= Lp; j += 16)
