@@ -3,10 +3,11 @@
  * The scalar versions reduce in double; the AVX2 versions (chosen with the GEMM's dispatch
  * level, JACLIP_GEMM) use 8-lane float sums and a Cephes-style exp (about 1 ulp) and an
  * Abramowitz-Stegun erf (|error| < 1.5e-7), which keeps the towers within the parity
- * tolerance of PyTorch. Attention runs per (sequence, head) over blocks of 6 query rows:
- * the block's scores against a transposed, zero-padded kᵀ, their softmax and their product
- * with v while the scores are in L1; the class-token-only variant (one query per sequence)
- * as dot products with each key, the softmax, and a p-weighted sum of v rows.
+ * tolerance of PyTorch. Attention runs per (sequence, head) over blocks of 12 query rows:
+ * the block's scores against a transposed, zero-padded kᵀ, their exps (base 2, a 6-FMA
+ * polynomial) and their product with v while the scores are in L1 (details at "attention"
+ * below); the class-token-only variant (one query per sequence) as dot products with each
+ * key, the softmax, and a p-weighted sum of v rows.
  */
 #include "kernels/ops.h"
 
