@@ -150,16 +150,8 @@ static void test_threads(jaclip_pool *pool)
 int main(int argc, char **argv)
 {
     (void)argc;
-    const char *forced = getenv("JACLIP_GEMM");
-    if (!forced) { /* parent: one child per level */
-        static const char *levels[] = {"portable", "avx2", "avx512"};
-        for (int i = 0; i < 3; i++) {
-            int rc = test_system("JACLIP_GEMM=%s '%s'", levels[i], argv[0]);
-            CHECK(rc == 0, "level %s failed (exit %d)", levels[i], rc);
-        }
-        return test_done();
-    }
-    printf("testing level %s (asked for %s)\n", gemm_kernel_name(), forced);
+    if (test_levels_parent(argv[0])) return test_done();
+    test_levels_child();
     jaclip_pool *pool;
     jaclip_err err;
     REQUIRE(jaclip_pool_create(2, &pool, &err) == JACLIP_OK, "pool");
