@@ -56,7 +56,7 @@ say "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); $(grep -
 say "SIMD: $(grep -m1 -o -w 'avx2\|fma\|f16c\|avx512f\|avx512bw\|avx512_vnni\|avx512_bf16\|avx_vnni\|amx_int8\|amx_bf16' /proc/cpuinfo | sort -u | xargs)"
 
 say "1. kernel tests at every dispatch level"
-for t in kernels_test_gemm kernels_test_gemm_init kernels_test_attention_cls model_test_golden model_test_clslast; do
+for t in kernels_test_gemm kernels_test_gemm_init kernels_test_attention kernels_test_attention_cls model_test_golden model_test_clslast; do
   if [ ! -x "$BUILD/$t" ]; then say "  $t: not built in $BUILD"; fail=1; continue; fi
   out=$(JACLIP_SHARED=$SHARED "$BUILD/$t" 2>&1); rc=$?
   echo "$out" | grep -E 'testing level|NOTE|FAIL|warning|passed' | sed "s/^/  $t: /" >&2

@@ -4,3 +4,7 @@
 add_executable(bench_blas ${CMAKE_SOURCE_DIR}/bench/bench_blas.c)
 target_include_directories(bench_blas PRIVATE ${CMAKE_SOURCE_DIR}/src)
 target_link_libraries(bench_blas PRIVATE jaclip_lib ${CMAKE_DL_LIBS})
+# bench_attention times attention_forward on the image and text towers' shapes.
+add_executable(bench_attention ${CMAKE_SOURCE_DIR}/bench/bench_attention.c)
+target_include_directories(bench_attention PRIVATE ${CMAKE_SOURCE_DIR}/src)
+target_link_libraries(bench_attention PRIVATE jaclip_lib)

@@ -3,9 +3,11 @@
  * The scalar versions reduce in double; the AVX2 versions (chosen with the GEMM's dispatch
  * level, JACLIP_GEMM) use 8-lane float sums and a Cephes-style exp (about 1 ulp) and an
  * Abramowitz-Stegun erf (|error| < 1.5e-7), which keeps the towers within the parity
- * tolerance of PyTorch. Attention runs per (sequence, head) as two strided GEMMs
- * (q·kᵀ, then p·v) around a vectorised softmax; the class-token-only variant (one query
- * per sequence) as dot products with each key, the softmax, and a p-weighted sum of v rows.
+ * tolerance of PyTorch. Attention runs per (sequence, head) over blocks of 12 query rows:
+ * the block's scores against a transposed, zero-padded kᵀ, their exps (base 2, a 6-FMA
+ * polynomial) and their product with v while the scores are in L1 (details at "attention"
+ * below); the class-token-only variant (one query per sequence) as dot products with each
+ * key, the softmax, and a p-weighted sum of v rows.
  */
 #include "kernels/ops.h"
 
@@ -363,6 +365,34 @@ void rope_forward_seqs(jaclip_pool *pool, float *q, float *k, int C, int head_di
     if (t0_ > 0) kprof_add("residual, rope", jc_now() - t0_, 0);
 }
 
+/* ---- attention ------------------------------------------------------------------------- */
+/* Per (segment, head), in the thread's scratch (64-byte aligned):
+ *   kt (hd, Lp)  kᵀ with Lp = L rounded up to 8, columns L..Lp-1 zero, in 16-column panels
+ *   vp (L, hd)   v, in 16-column panels
+ *   P  (12, Lp)  the scores, then exps, of one block of 12 query rows
+ *   qe, oe (6, hd) a partial 6-row register block's query and output rows
+ * A matrix "in 16-column panels" (m rows, n columns, n % 8 == 0) stores columns 16p..16p+W-1,
+ * W = min(16, n - 16p), as one contiguous (m, W) block at offset 16p·m, so a register block
+ * streams its operand sequentially. The AVX2 path walks the query rows in blocks of 12, two
+ * 6-row register blocks that share each panel of kt and vp while it is in L1:
+ * P = scale·log2(e)·q·kt (6 x 16 register blocks and a 6 x 8 one, all full thanks to the
+ * padding), 2^(P - row max) over each row's first L scores, then out = (P·v) / row sum
+ * (6 x 16 blocks), while the block's 12 x Lp scores are still in L1. A partial register
+ * block runs the same kernels on zero-padded query rows, so every output row comes out of
+ * the same arithmetic: one FMA chain over e per score, the exps of its own row, one FMA
+ * chain over t per output times its row's 1/sum. A row thus never depends on its block,
+ * its segment's neighbours or the thread. The portable path (any hd) goes row by row. */
+#define ATT_MR 6    /* rows of a register block */
+#define ATT_ROWS 12 /* rows of a block: 2 register blocks share each kt and vp panel read */
+
+static inline int att_lp(int L) { return (L + 7) & ~7; }
+
+size_t attention_scratch_floats(int max_len, int hd)
+{
+    size_t lp = (size_t)att_lp(max_len > 0 ? max_len : 1);
+    return 2 * lp * (size_t)hd + ATT_ROWS * lp + 2 * ATT_MR * (size_t)hd + 16; /* + 16: 64-byte alignment */
+}
+
 typedef struct {
     float *out;
     const float *q, *k, *v;
@@ -372,120 +402,335 @@ typedef struct {
     float *scratch;
 } att_job;
 
-/* c (M,N, ldc) = alpha · a (M,K, lda) · b (K,N, ldb), b row-major: the "outer product" form
- * for attention, where K is short (q·kᵀ, K = head_dim) or the right operand is already
- * k-major (p·v): 6 x 16 register blocks, one sequential FMA chain per element. */
-static void gemm_nn_portable(float *c, int ldc, const float *a, int lda, const float *b, int ldb, int M, int N, int K,
-                             float alpha)
+#ifdef JC_X86
+static const int32_t att_mask[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
+
+/* address of element (r, c) of an (m, n) matrix in 16-column panels */
+static inline float *att_panel(float *base, int m, int n, int r, int c)
 {
-    for (int i = 0; i < M; i++)
-        for (int j = 0; j < N; j++) {
-            float s = 0;
-            for (int k = 0; k < K; k++) s += a[(size_t)i * lda + k] * b[(size_t)k * ldb + j];
-            c[(size_t)i * ldc + j] = s * alpha;
-        }
+    int p = c / 16, w = n - 16 * p < 16 ? n - 16 * p : 16;
+    return base + (size_t)16 * p * m + (size_t)r * w + (c - 16 * p);
 }
 
-#ifdef JC_X86
-static const int32_t nn_mask[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
-
-/* full 6 x 16 block: accumulators stay in registers */
-__attribute__((target("avx2,fma"))) static void nn_block_6x16(float *c, int ldc, const float *a, int lda,
-                                                              const float *b, int ldb, int K, __m256 al)
+/* kt (hd, Lp) = kᵀ of the L rows of k (row stride C), zero columns L..Lp-1, in panels;
+ * hd % 8 == 0. 8 x 8 tiles transposed in registers. */
+__attribute__((target("avx2,fma"))) static void att_pack_k_avx2(float *kt, int Lp, const float *k, size_t C, int L,
+                                                                int hd, const float *v)
 {
+    int t = 0;
+    for (; t + 8 <= L; t += 8) {
+        const size_t w = Lp - (t & ~15) < 16 ? 8 : 16;
+        for (int u = t; u < t + 8; u++) /* v's rows, for att_pack_v_avx2 next */
+            for (int e = 0; e < hd; e += 16) _mm_prefetch((const char *)(v + (size_t)u * C + e), _MM_HINT_T0);
+        for (int e = 0; e < hd; e += 8) {
+            const float *kr = k + (size_t)t * C + e;
+            __m256 r0 = _mm256_loadu_ps(kr), r1 = _mm256_loadu_ps(kr + C), r2 = _mm256_loadu_ps(kr + 2 * C),
+                   r3 = _mm256_loadu_ps(kr + 3 * C), r4 = _mm256_loadu_ps(kr + 4 * C),
+                   r5 = _mm256_loadu_ps(kr + 5 * C), r6 = _mm256_loadu_ps(kr + 6 * C),
+                   r7 = _mm256_loadu_ps(kr + 7 * C);
+            __m256 u0 = _mm256_unpacklo_ps(r0, r1), u1 = _mm256_unpackhi_ps(r0, r1), u2 = _mm256_unpacklo_ps(r2, r3),
+                   u3 = _mm256_unpackhi_ps(r2, r3), u4 = _mm256_unpacklo_ps(r4, r5), u5 = _mm256_unpackhi_ps(r4, r5),
+                   u6 = _mm256_unpacklo_ps(r6, r7), u7 = _mm256_unpackhi_ps(r6, r7);
+            __m256 s0 = _mm256_shuffle_ps(u0, u2, 0x44), s1 = _mm256_shuffle_ps(u0, u2, 0xEE),
+                   s2 = _mm256_shuffle_ps(u1, u3, 0x44), s3 = _mm256_shuffle_ps(u1, u3, 0xEE),
+                   s4 = _mm256_shuffle_ps(u4, u6, 0x44), s5 = _mm256_shuffle_ps(u4, u6, 0xEE),
+                   s6 = _mm256_shuffle_ps(u5, u7, 0x44), s7 = _mm256_shuffle_ps(u5, u7, 0xEE);
+            float *o = att_panel(kt, hd, Lp, e, t);
+            _mm256_store_ps(o, _mm256_permute2f128_ps(s0, s4, 0x20));
+            _mm256_store_ps(o + w, _mm256_permute2f128_ps(s1, s5, 0x20));
+            _mm256_store_ps(o + 2 * w, _mm256_permute2f128_ps(s2, s6, 0x20));
+            _mm256_store_ps(o + 3 * w, _mm256_permute2f128_ps(s3, s7, 0x20));
+            _mm256_store_ps(o + 4 * w, _mm256_permute2f128_ps(s0, s4, 0x31));
+            _mm256_store_ps(o + 5 * w, _mm256_permute2f128_ps(s1, s5, 0x31));
+            _mm256_store_ps(o + 6 * w, _mm256_permute2f128_ps(s2, s6, 0x31));
+            _mm256_store_ps(o + 7 * w, _mm256_permute2f128_ps(s3, s7, 0x31));
+        }
+    }
+    for (int e = 0; e < hd; e++)
+        for (int u = t; u < Lp; u++) *att_panel(kt, hd, Lp, e, u) = u < L ? k[(size_t)u * C + e] : 0.0f;
+}
+
+/* vp (L, hd) = the L rows of v (row stride C) in panels; hd % 8 == 0 */
+__attribute__((target("avx2,fma"))) static void att_pack_v_avx2(float *vp, const float *v, size_t C, int L, int hd)
+{
+    for (int e = 0; e < hd; e += 16) {
+        float *o = att_panel(vp, L, hd, 0, e);
+        if (hd - e >= 16)
+            for (int t = 0; t < L; t++, o += 16) {
+                const float *vr = v + (size_t)t * C + e;
+                _mm256_store_ps(o, _mm256_loadu_ps(vr)), _mm256_store_ps(o + 8, _mm256_loadu_ps(vr + 8));
+            }
+        else
+            for (int t = 0; t < L; t++, o += 8) _mm256_store_ps(o, _mm256_loadu_ps(v + (size_t)t * C + e));
+    }
+}
+
+/* One panel of P: P[r][0..w) (row stride Lp) = scale · a (6 rows, stride lda) · kp (hd, w),
+ * w = 16 or 8: 6 x w register blocks, an FMA chain over e per score, then one multiply by
+ * scale (as attc_head_avx2). */
+__attribute__((target("avx2,fma"), always_inline)) static inline void att_scores16(float *P, int Lp, const float *a,
+                                                                                  size_t lda, const float *bp, int hd,
+                                                                                  __m256 al)
+{
+    const float *a0 = a, *a1 = a + lda, *a2 = a + 2 * lda, *a3 = a + 3 * lda, *a4 = a + 4 * lda, *a5 = a + 5 * lda;
     __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00,
            c40 = c00, c41 = c00, c50 = c00, c51 = c00;
-    const float *a0 = a, *a1 = a + lda, *a2 = a + 2 * (size_t)lda, *a3 = a + 3 * (size_t)lda,
-                *a4 = a + 4 * (size_t)lda, *a5 = a + 5 * (size_t)lda;
-    for (int k = 0; k < K; k++) {
-        const float *bp = b + (size_t)k * ldb;
-        __m256 b0 = _mm256_loadu_ps(bp), b1 = _mm256_loadu_ps(bp + 8), av;
-        av = _mm256_broadcast_ss(a0 + k), c00 = _mm256_fmadd_ps(av, b0, c00), c01 = _mm256_fmadd_ps(av, b1, c01);
-        av = _mm256_broadcast_ss(a1 + k), c10 = _mm256_fmadd_ps(av, b0, c10), c11 = _mm256_fmadd_ps(av, b1, c11);
-        av = _mm256_broadcast_ss(a2 + k), c20 = _mm256_fmadd_ps(av, b0, c20), c21 = _mm256_fmadd_ps(av, b1, c21);
-        av = _mm256_broadcast_ss(a3 + k), c30 = _mm256_fmadd_ps(av, b0, c30), c31 = _mm256_fmadd_ps(av, b1, c31);
-        av = _mm256_broadcast_ss(a4 + k), c40 = _mm256_fmadd_ps(av, b0, c40), c41 = _mm256_fmadd_ps(av, b1, c41);
-        av = _mm256_broadcast_ss(a5 + k), c50 = _mm256_fmadd_ps(av, b0, c50), c51 = _mm256_fmadd_ps(av, b1, c51);
+    for (int e = 0; e < hd; e++, bp += 16) {
+        __m256 b0 = _mm256_load_ps(bp), b1 = _mm256_load_ps(bp + 8), av;
+        av = _mm256_broadcast_ss(a0 + e), c00 = _mm256_fmadd_ps(av, b0, c00), c01 = _mm256_fmadd_ps(av, b1, c01);
+        av = _mm256_broadcast_ss(a1 + e), c10 = _mm256_fmadd_ps(av, b0, c10), c11 = _mm256_fmadd_ps(av, b1, c11);
+        av = _mm256_broadcast_ss(a2 + e), c20 = _mm256_fmadd_ps(av, b0, c20), c21 = _mm256_fmadd_ps(av, b1, c21);
+        av = _mm256_broadcast_ss(a3 + e), c30 = _mm256_fmadd_ps(av, b0, c30), c31 = _mm256_fmadd_ps(av, b1, c31);
+        av = _mm256_broadcast_ss(a4 + e), c40 = _mm256_fmadd_ps(av, b0, c40), c41 = _mm256_fmadd_ps(av, b1, c41);
+        av = _mm256_broadcast_ss(a5 + e), c50 = _mm256_fmadd_ps(av, b0, c50), c51 = _mm256_fmadd_ps(av, b1, c51);
     }
-    _mm256_storeu_ps(c, _mm256_mul_ps(c00, al)), _mm256_storeu_ps(c + 8, _mm256_mul_ps(c01, al));
-    c += ldc, _mm256_storeu_ps(c, _mm256_mul_ps(c10, al)), _mm256_storeu_ps(c + 8, _mm256_mul_ps(c11, al));
-    c += ldc, _mm256_storeu_ps(c, _mm256_mul_ps(c20, al)), _mm256_storeu_ps(c + 8, _mm256_mul_ps(c21, al));
-    c += ldc, _mm256_storeu_ps(c, _mm256_mul_ps(c30, al)), _mm256_storeu_ps(c + 8, _mm256_mul_ps(c31, al));
-    c += ldc, _mm256_storeu_ps(c, _mm256_mul_ps(c40, al)), _mm256_storeu_ps(c + 8, _mm256_mul_ps(c41, al));
-    c += ldc, _mm256_storeu_ps(c, _mm256_mul_ps(c50, al)), _mm256_storeu_ps(c + 8, _mm256_mul_ps(c51, al));
+    float *c = P;
+    _mm256_store_ps(c, _mm256_mul_ps(c00, al)), _mm256_store_ps(c + 8, _mm256_mul_ps(c01, al));
+    c += Lp, _mm256_store_ps(c, _mm256_mul_ps(c10, al)), _mm256_store_ps(c + 8, _mm256_mul_ps(c11, al));
+    c += Lp, _mm256_store_ps(c, _mm256_mul_ps(c20, al)), _mm256_store_ps(c + 8, _mm256_mul_ps(c21, al));
+    c += Lp, _mm256_store_ps(c, _mm256_mul_ps(c30, al)), _mm256_store_ps(c + 8, _mm256_mul_ps(c31, al));
+    c += Lp, _mm256_store_ps(c, _mm256_mul_ps(c40, al)), _mm256_store_ps(c + 8, _mm256_mul_ps(c41, al));
+    c += Lp, _mm256_store_ps(c, _mm256_mul_ps(c50, al)), _mm256_store_ps(c + 8, _mm256_mul_ps(c51, al));
 }
 
-/* edge block: one row at a time, masked columns */
-__attribute__((target("avx2,fma"))) static void nn_block_edge(float *c, int ldc, const float *a, int lda,
-                                                              const float *b, int ldb, int mr, int K, __m256 al,
-                                                              __m256i m0, __m256i m1)
+__attribute__((target("avx2,fma"), always_inline)) static inline void att_scores8(float *P, int Lp, const float *a,
+                                                                                 size_t lda, const float *bp, int hd,
+                                                                                 __m256 al)
 {
-    for (int r = 0; r < mr; r++) {
-        __m256 c0 = _mm256_setzero_ps(), c1 = c0;
-        const float *ar = a + (size_t)r * lda;
-        for (int k = 0; k < K; k++) {
-            const float *bp = b + (size_t)k * ldb;
-            __m256 av = _mm256_broadcast_ss(ar + k);
-            c0 = _mm256_fmadd_ps(av, _mm256_maskload_ps(bp, m0), c0);
-            c1 = _mm256_fmadd_ps(av, _mm256_maskload_ps(bp + 8, m1), c1);
+    const float *a0 = a, *a1 = a + lda, *a2 = a + 2 * lda, *a3 = a + 3 * lda, *a4 = a + 4 * lda, *a5 = a + 5 * lda;
+    __m256 c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0;
+    for (int e = 0; e < hd; e++, bp += 8) {
+        __m256 b0 = _mm256_load_ps(bp);
+        c0 = _mm256_fmadd_ps(_mm256_broadcast_ss(a0 + e), b0, c0);
+        c1 = _mm256_fmadd_ps(_mm256_broadcast_ss(a1 + e), b0, c1);
+        c2 = _mm256_fmadd_ps(_mm256_broadcast_ss(a2 + e), b0, c2);
+        c3 = _mm256_fmadd_ps(_mm256_broadcast_ss(a3 + e), b0, c3);
+        c4 = _mm256_fmadd_ps(_mm256_broadcast_ss(a4 + e), b0, c4);
+        c5 = _mm256_fmadd_ps(_mm256_broadcast_ss(a5 + e), b0, c5);
+    }
+    _mm256_store_ps(P, _mm256_mul_ps(c0, al)), _mm256_store_ps(P + Lp, _mm256_mul_ps(c1, al));
+    _mm256_store_ps(P + 2 * (size_t)Lp, _mm256_mul_ps(c2, al));
+    _mm256_store_ps(P + 3 * (size_t)Lp, _mm256_mul_ps(c3, al));
+    _mm256_store_ps(P + 4 * (size_t)Lp, _mm256_mul_ps(c4, al));
+    _mm256_store_ps(P + 5 * (size_t)Lp, _mm256_mul_ps(c5, al));
+}
+
+/* 2^y for y <= 0 (inputs below -125 give 2^-125-ish instead of ~0, which no sum notices):
+ * y = n + f, n = round(y) by the 1.5·2^23 trick, 2^f by a degree-6 polynomial on [-0.5, 0.5]
+ * (a weighted least-squares fit, max relative error 8e-8 with float Horner steps), 2^n added
+ * to the exponent bits. 6 FMAs; the rest runs on the add and integer pipes. */
+__attribute__((target("avx2,fma"), always_inline)) static inline __m256 att_exp2_avx2(__m256 y)
+{
+    const __m256 magic = _mm256_set1_ps(12582912.0f); /* 1.5·2^23 */
+    y = _mm256_max_ps(y, _mm256_set1_ps(-125.0f));
+    __m256 t = _mm256_add_ps(y, magic);
+    __m256 f = _mm256_sub_ps(y, _mm256_sub_ps(t, magic));
+    __m256 p = _mm256_set1_ps(1.5345810970757157e-4f);
+    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(1.3399930903688073e-3f));
+    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(9.618489071726799e-3f));
+    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(5.550328642129898e-2f));
+    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(2.4022646248340607e-1f));
+    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(6.931471824645996e-1f));
+    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(1.0f));
+    /* the low bits of t hold n (two's complement, |n| < 2^22): shifted by 23 they are n·2^23 */
+    return _mm256_castsi256_ps(_mm256_add_epi32(_mm256_castps_si256(p), _mm256_slli_epi32(_mm256_castps_si256(t), 23)));
+}
+
+/* Each of the 6 rows of P (stride Lp): P[t] = 2^(P[t] - max) for t < L, the scores being
+ * already multiplied by log2(e) (rows aligned, room up to L rounded up to 8; lanes L.. of
+ * the last vector are left 0); inv[r] = 1 / Σ, the softmax's normalisation, which att_pv*
+ * apply to the outputs instead of to the L probabilities. Two rows at a time, for two
+ * independent dependency chains; each row's result is its own. */
+__attribute__((target("avx2,fma"))) static void att_exp_avx2(float *P, int Lp, int L, float *inv)
+{
+    const int nv = (L + 7) / 8, tail = L - (nv - 1) * 8;
+    const __m256 last = _mm256_castsi256_ps(_mm256_loadu_si256((const __m256i *)(att_mask + 8 - tail)));
+    const __m256 ninf = _mm256_set1_ps(-INFINITY);
+    __m256 mx[ATT_MR], sv[ATT_MR];
+    for (int r = 0; r < ATT_MR; r++) {
+        const float *x = P + (size_t)r * Lp;
+        __m256 m0 = ninf, m1 = ninf;
+        int i = 0;
+        for (; i + 2 < nv; i += 2)
+            m0 = _mm256_max_ps(m0, _mm256_load_ps(x + 8 * i)), m1 = _mm256_max_ps(m1, _mm256_load_ps(x + 8 * i + 8));
+        if (i + 1 < nv) m0 = _mm256_max_ps(m0, _mm256_load_ps(x + 8 * i));
+        m1 = _mm256_max_ps(m1, _mm256_blendv_ps(ninf, _mm256_load_ps(x + 8 * (nv - 1)), last));
+        mx[r] = _mm256_set1_ps(jc_hmax8_avx2(_mm256_max_ps(m0, m1)));
+    }
+    for (int r = 0; r < ATT_MR; r += 2) { /* two rows at a time: sums and maxima in registers */
+        float *x0 = P + (size_t)r * Lp, *x1 = x0 + Lp;
+        const __m256 m0 = mx[r], m1 = mx[r + 1];
+        __m256 s0 = _mm256_setzero_ps(), s1 = s0;
+        for (int i = 0; i < 8 * (nv - 1); i += 8) {
+            __m256 e0 = att_exp2_avx2(_mm256_sub_ps(_mm256_load_ps(x0 + i), m0));
+            __m256 e1 = att_exp2_avx2(_mm256_sub_ps(_mm256_load_ps(x1 + i), m1));
+            _mm256_store_ps(x0 + i, e0), _mm256_store_ps(x1 + i, e1);
+            s0 = _mm256_add_ps(s0, e0), s1 = _mm256_add_ps(s1, e1);
         }
-        _mm256_maskstore_ps(c + (size_t)r * ldc, m0, _mm256_mul_ps(c0, al));
-        _mm256_maskstore_ps(c + (size_t)r * ldc + 8, m1, _mm256_mul_ps(c1, al));
+        sv[r] = s0, sv[r + 1] = s1;
+    }
+    for (int r = 0; r < ATT_MR; r++) {
+        float *x = P + (size_t)r * Lp + 8 * (nv - 1);
+        __m256 e = _mm256_and_ps(att_exp2_avx2(_mm256_sub_ps(_mm256_load_ps(x), mx[r])), last);
+        _mm256_store_ps(x, e);
+        inv[r] = 1.0f / jc_hsum8_avx2(_mm256_add_ps(sv[r], e));
     }
 }
 
-__attribute__((target("avx2,fma"))) static void gemm_nn_avx2(float *c, int ldc, const float *a, int lda,
-                                                             const float *b, int ldb, int M, int N, int K, float alpha)
+/* One panel of the output: o[r][0..w) (row stride ldo) = inv[r] · P (6 rows, stride Lp) ·
+ * vp (L, w), w = 16 or 8: 6 x w register blocks, one FMA chain over t per output, then one
+ * multiply by the row's inv. */
+__attribute__((target("avx2,fma"), always_inline)) static inline void att_pv16(float *o, size_t ldo, const float *P,
+                                                                              int Lp, const float *bp, int L,
+                                                                              const float *inv)
 {
-    const __m256 al = _mm256_set1_ps(alpha);
-    for (int j = 0; j < N; j += 16) {
-        int n = N - j < 16 ? N - j : 16;
-        __m256i m0 = _mm256_loadu_si256((const __m256i *)(nn_mask + 8 - (n < 8 ? n : 8)));
-        __m256i m1 = _mm256_loadu_si256((const __m256i *)(nn_mask + 8 - (n > 8 ? n - 8 : 0)));
-        for (int i = 0; i < M; i += 6) {
-            int mr = M - i < 6 ? M - i : 6;
-            if (mr == 6 && n == 16)
-                nn_block_6x16(c + (size_t)i * ldc + j, ldc, a + (size_t)i * lda, lda, b + j, ldb, K, al);
-            else
-                nn_block_edge(c + (size_t)i * ldc + j, ldc, a + (size_t)i * lda, lda, b + j, ldb, mr, K, al, m0, m1);
+    const float *p0 = P, *p1 = P + Lp, *p2 = P + 2 * (size_t)Lp, *p3 = P + 3 * (size_t)Lp, *p4 = P + 4 * (size_t)Lp,
+                *p5 = P + 5 * (size_t)Lp;
+    __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00,
+           c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+    for (int t = 0; t < L; t++, bp += 16) {
+        __m256 b0 = _mm256_load_ps(bp), b1 = _mm256_load_ps(bp + 8), av;
+        av = _mm256_broadcast_ss(p0 + t), c00 = _mm256_fmadd_ps(av, b0, c00), c01 = _mm256_fmadd_ps(av, b1, c01);
+        av = _mm256_broadcast_ss(p1 + t), c10 = _mm256_fmadd_ps(av, b0, c10), c11 = _mm256_fmadd_ps(av, b1, c11);
+        av = _mm256_broadcast_ss(p2 + t), c20 = _mm256_fmadd_ps(av, b0, c20), c21 = _mm256_fmadd_ps(av, b1, c21);
+        av = _mm256_broadcast_ss(p3 + t), c30 = _mm256_fmadd_ps(av, b0, c30), c31 = _mm256_fmadd_ps(av, b1, c31);
+        av = _mm256_broadcast_ss(p4 + t), c40 = _mm256_fmadd_ps(av, b0, c40), c41 = _mm256_fmadd_ps(av, b1, c41);
+        av = _mm256_broadcast_ss(p5 + t), c50 = _mm256_fmadd_ps(av, b0, c50), c51 = _mm256_fmadd_ps(av, b1, c51);
+    }
+    float *c = o;
+    __m256 s = _mm256_broadcast_ss(inv);
+    _mm256_storeu_ps(c, _mm256_mul_ps(c00, s)), _mm256_storeu_ps(c + 8, _mm256_mul_ps(c01, s));
+    c += ldo, s = _mm256_broadcast_ss(inv + 1);
+    _mm256_storeu_ps(c, _mm256_mul_ps(c10, s)), _mm256_storeu_ps(c + 8, _mm256_mul_ps(c11, s));
+    c += ldo, s = _mm256_broadcast_ss(inv + 2);
+    _mm256_storeu_ps(c, _mm256_mul_ps(c20, s)), _mm256_storeu_ps(c + 8, _mm256_mul_ps(c21, s));
+    c += ldo, s = _mm256_broadcast_ss(inv + 3);
+    _mm256_storeu_ps(c, _mm256_mul_ps(c30, s)), _mm256_storeu_ps(c + 8, _mm256_mul_ps(c31, s));
+    c += ldo, s = _mm256_broadcast_ss(inv + 4);
+    _mm256_storeu_ps(c, _mm256_mul_ps(c40, s)), _mm256_storeu_ps(c + 8, _mm256_mul_ps(c41, s));
+    c += ldo, s = _mm256_broadcast_ss(inv + 5);
+    _mm256_storeu_ps(c, _mm256_mul_ps(c50, s)), _mm256_storeu_ps(c + 8, _mm256_mul_ps(c51, s));
+}
+
+__attribute__((target("avx2,fma"), always_inline)) static inline void att_pv8(float *o, size_t ldo, const float *P,
+                                                                             int Lp, const float *bp, int L,
+                                                                             const float *inv)
+{
+    const float *p0 = P, *p1 = P + Lp, *p2 = P + 2 * (size_t)Lp, *p3 = P + 3 * (size_t)Lp, *p4 = P + 4 * (size_t)Lp,
+                *p5 = P + 5 * (size_t)Lp;
+    __m256 c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0;
+    for (int t = 0; t < L; t++, bp += 8) {
+        __m256 b0 = _mm256_load_ps(bp);
+        c0 = _mm256_fmadd_ps(_mm256_broadcast_ss(p0 + t), b0, c0);
+        c1 = _mm256_fmadd_ps(_mm256_broadcast_ss(p1 + t), b0, c1);
+        c2 = _mm256_fmadd_ps(_mm256_broadcast_ss(p2 + t), b0, c2);
+        c3 = _mm256_fmadd_ps(_mm256_broadcast_ss(p3 + t), b0, c3);
+        c4 = _mm256_fmadd_ps(_mm256_broadcast_ss(p4 + t), b0, c4);
+        c5 = _mm256_fmadd_ps(_mm256_broadcast_ss(p5 + t), b0, c5);
+    }
+    _mm256_storeu_ps(o, _mm256_mul_ps(c0, _mm256_broadcast_ss(inv)));
+    _mm256_storeu_ps(o + ldo, _mm256_mul_ps(c1, _mm256_broadcast_ss(inv + 1)));
+    _mm256_storeu_ps(o + 2 * ldo, _mm256_mul_ps(c2, _mm256_broadcast_ss(inv + 2)));
+    _mm256_storeu_ps(o + 3 * ldo, _mm256_mul_ps(c3, _mm256_broadcast_ss(inv + 3)));
+    _mm256_storeu_ps(o + 4 * ldo, _mm256_mul_ps(c4, _mm256_broadcast_ss(inv + 4)));
+    _mm256_storeu_ps(o + 5 * ldo, _mm256_mul_ps(c5, _mm256_broadcast_ss(inv + 5)));
+}
+
+/* one (segment, head), hd % 8 == 0: see the comment at the top of this section */
+__attribute__((target("avx2,fma"))) static void att_head_avx2(float *out, const float *q, const float *k,
+                                                              const float *v, size_t C, int L, int hd, float scale,
+                                                              float *ws)
+{
+    const int Lp = att_lp(L);
+    /* exp(s) = 2^(s·log2 e): the scores come out of att_scores* already in base 2 */
+    const __m256 al = _mm256_set1_ps((float)(scale * 1.4426950408889634));
+    float *kt = ws, *vp = kt + (size_t)hd * Lp, *P = vp + (size_t)hd * Lp, *qe = P + ATT_ROWS * (size_t)Lp,
+          *oe = qe + ATT_MR * (size_t)hd;
+    att_pack_k_avx2(kt, Lp, k, C, L, hd, v);
+    att_pack_v_avx2(vp, v, C, L, hd);
+    for (int i = 0; i < L; i += ATT_ROWS) {
+        const int mr = L - i < ATT_ROWS ? L - i : ATT_ROWS, nsub = (mr + ATT_MR - 1) / ATT_MR;
+        const float *qa[ATT_ROWS / ATT_MR];
+        float *o[ATT_ROWS / ATT_MR], inv[ATT_ROWS];
+        size_t lda[ATT_ROWS / ATT_MR], ldo[ATT_ROWS / ATT_MR];
+        for (int b = 0; b < nsub; b++) {
+            const int r0 = i + b * ATT_MR, n = L - r0 < ATT_MR ? L - r0 : ATT_MR;
+            qa[b] = q + (size_t)r0 * C, o[b] = out + (size_t)r0 * C, lda[b] = ldo[b] = C;
+            if (n < ATT_MR) { /* partial sub-block: zero query rows, output rows in oe */
+                for (int r = 0; r < ATT_MR; r++)
+                    if (r < n) memcpy(qe + (size_t)r * hd, qa[b] + (size_t)r * C, (size_t)hd * sizeof(float));
+                    else memset(qe + (size_t)r * hd, 0, (size_t)hd * sizeof(float));
+                qa[b] = qe, o[b] = oe, lda[b] = ldo[b] = (size_t)hd;
+            }
         }
+        for (int r = i + ATT_ROWS; r < i + 2 * ATT_ROWS && r < L; r++) /* the next block's query rows */
+            for (int e = 0; e < hd; e += 16) _mm_prefetch((const char *)(q + (size_t)r * C + e), _MM_HINT_T0);
+        /* scores, panel by panel: a kt panel is read from L2 once for the block's sub-blocks */
+        int j = 0;
+        for (; j + 16 <= Lp; j += 16)
+            for (int b = 0; b < nsub; b++)
+                att_scores16(P + (size_t)b * ATT_MR * Lp + j, Lp, qa[b], lda[b], kt + (size_t)j * hd, hd, al);
+        if (j < Lp)
+            for (int b = 0; b < nsub; b++)
+                att_scores8(P + (size_t)b * ATT_MR * Lp + j, Lp, qa[b], lda[b], kt + (size_t)j * hd, hd, al);
+        for (int b = 0; b < nsub; b++) att_exp_avx2(P + (size_t)b * ATT_MR * Lp, Lp, L, inv + b * ATT_MR);
+        /* P·v, panel by panel, likewise */
+        int e = 0;
+        for (; e + 16 <= hd; e += 16)
+            for (int b = 0; b < nsub; b++)
+                att_pv16(o[b] + e, ldo[b], P + (size_t)b * ATT_MR * Lp, Lp, vp + (size_t)e * L, L, inv + b * ATT_MR);
+        if (e < hd)
+            for (int b = 0; b < nsub; b++)
+                att_pv8(o[b] + e, ldo[b], P + (size_t)b * ATT_MR * Lp, Lp, vp + (size_t)e * L, L, inv + b * ATT_MR);
+        if (mr % ATT_MR)
+            for (int r = 0; r < mr % ATT_MR; r++)
+                memcpy(out + (size_t)(i + mr - mr % ATT_MR + r) * C, oe + (size_t)r * hd, (size_t)hd * sizeof(float));
     }
 }
 #endif
 
-static void gemm_nn(float *c, int ldc, const float *a, int lda, const float *b, int ldb, int M, int N, int K,
-                    float alpha)
+/* portable: one query row at a time (score = chain over e times scale, softmax_row,
+ * output = chain over t, as in the AVX2 path; the exp and the place of 1/sum differ) */
+static void att_head_portable(float *out, const float *q, const float *k, const float *v, size_t C, int L, int hd,
+                              float scale, float *p)
 {
-#ifdef JC_X86
-    if (use_avx2()) {
-        gemm_nn_avx2(c, ldc, a, lda, b, ldb, M, N, K, alpha);
-        return;
+    for (int i = 0; i < L; i++) {
+        const float *qr = q + (size_t)i * C;
+        for (int t = 0; t < L; t++) {
+            const float *kr = k + (size_t)t * C;
+            float s = 0;
+            for (int e = 0; e < hd; e++) s += qr[e] * kr[e];
+            p[t] = s * scale;
+        }
+        softmax_row(p, L);
+        float *o = out + (size_t)i * C;
+        for (int e = 0; e < hd; e++) o[e] = 0;
+        for (int t = 0; t < L; t++) {
+            const float *vr = v + (size_t)t * C;
+            const float pt = p[t];
+            for (int e = 0; e < hd; e++) o[e] += pt * vr[e];
+        }
     }
-#endif
-    gemm_nn_portable(c, ldc, a, lda, b, ldb, M, N, K, alpha);
 }
 
-/* One (segment, head) in the thread's scratch: kt = kᵀ (hd x L), S = scale·q·kt (L x L)
- * from the strided q, a softmax per row, then out = S·v with v read in place. */
 static void att_task(void *ctx, int task, int thread)
 {
     const att_job *j = ctx;
     int s = task / j->H, h = task % j->H;
     int t0 = j->seg[s], L = j->seg[s + 1] - t0;
     if (L <= 0) return;
-    const int C = j->C, hd = j->hd;
-    const size_t off = (size_t)t0 * C + (size_t)h * hd;
-    float *S = j->scratch + (size_t)thread * attention_scratch_floats(j->max_len, hd), *kt = S + (size_t)L * L;
-    for (int t = 0; t < L; t++) {
-        const float *kr = j->k + off + (size_t)t * C;
-        for (int e = 0; e < hd; e++) kt[(size_t)e * L + t] = kr[e];
+    const int hd = j->hd;
+    const size_t off = (size_t)t0 * j->C + (size_t)h * hd;
+    float *ws = j->scratch + (size_t)thread * attention_scratch_floats(j->max_len, hd);
+    ws += (64 - (uintptr_t)ws % 64) % 64 / sizeof(float); /* 64-byte aligned (scratch is float-aligned) */
+#ifdef JC_X86
+    if (use_avx2() && hd % 8 == 0) {
+        att_head_avx2(j->out + off, j->q + off, j->k + off, j->v + off, (size_t)j->C, L, hd, j->scale, ws);
+        return;
     }
-    gemm_nn(S, L, j->q + off, C, kt, L, L, L, hd, j->scale);  /* (L,L) = scale · q kᵀ */
-    for (int i = 0; i < L; i++) softmax_row(S + (size_t)i * L, L);
-    gemm_nn(j->out + off, C, S, L, j->v + off, C, L, hd, L, 1.0f); /* (L,hd) = p v, v read in place */
+#endif
+    att_head_portable(j->out + off, j->q + off, j->k + off, j->v + off, (size_t)j->C, L, hd, j->scale, ws);
 }
-
-size_t attention_scratch_floats(int max_len, int hd) { return (size_t)max_len * ((size_t)hd + (size_t)max_len); }
 
 void attention_forward(jaclip_pool *pool, float *out, const float *q, const float *k, const float *v, const int *seg,
                        int n_seg, int H, int hd, float scale, float *scratch, int max_len)
@@ -512,7 +757,7 @@ typedef struct {
 
 #ifdef JC_X86
 /* hd % 8 == 0: p[t] = scale · q·k_t (8-lane dot), softmax, o = Σ_t p[t] v_t with the
- * output columns in registers, 32 at a time (an FMA chain in t order, like gemm_nn's p·v) */
+ * output columns in registers, 32 at a time (an FMA chain in t order, like att_pv16) */
 __attribute__((target("avx2,fma"))) static void attc_head_avx2(float *o, const float *q, const float *k,
                                                                const float *v, int C, int L, int hd, float scale,
                                                                float *p)
