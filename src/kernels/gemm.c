@@ -46,8 +46,8 @@ static void block_init(void);
 
 static void q8_tile(int32_t *c, int ldc, const uint8_t *a, int lda, const int8_t *w, int ldw, int M, int N, int Kp);
 static void q8p_pack(gemm_q8 *q);
-static void q8p_block(int32_t *c, int ldc, const int32_t *a, const int8_t *b, size_t bstride, int np, int k4n,
-                      int fl);
+static void q8p_groups(int32_t *c, int ldc, const int32_t *a, size_t gstride, int gb, const int8_t *b,
+                       size_t bstride, int np, int k4n, int fl, int pf);
 static void mm_plain(float *out, const float *inp, const float *w, const float *bias, int M, int K, int N);
 
 /* A small product with edge blocks in every direction (fp32 and int8), SIMD vs portable.
@@ -95,12 +95,11 @@ static bool self_check(void)
             if (r < M) memcpy(&v, qa + (size_t)r * KP + 4 * k4, 4);
             ap[((size_t)(r / 6) * K4 + k4) * 6 + r % 6] = v;
         }
-    for (int g = 0; g < G6; g++)
-        for (int k0 = 0; k0 < K4; k0 += 48) {
-            int kn = K4 - k0 < 48 ? K4 - k0 : 48;
-            q8p_block(i3 + (size_t)g * 6 * NP * 16, NP * 16, ap + ((size_t)g * K4 + k0) * 6, pk + (size_t)k0 * 64,
-                      (size_t)K4 * 64, NP, kn, k0 > 0 ? MK_LOAD : 0);
-        }
+    for (int k0 = 0; k0 < K4; k0 += 48) {
+        int kn = K4 - k0 < 48 ? K4 - k0 : 48;
+        q8p_groups(i3, NP * 16, ap + (size_t)k0 * 6, (size_t)K4 * 6, G6, pk + (size_t)k0 * 64, (size_t)K4 * 64, NP, kn,
+                   k0 > 0 ? MK_LOAD : 0, 0);
+    }
     for (int i = 0; i < M; i++)
         for (int n = 0; n < N; n++) {
             int32_t s = 0;
@@ -1108,6 +1107,43 @@ Q8P_512(q8p_mk_512_2, "avx512f,avx512bw", 0, 2)
 Q8P_512(q8p_mk_512v_1, "avx512f,avx512bw,avx512vnni", 1, 1)
 Q8P_512(q8p_mk_512v_2, "avx512f,avx512bw,avx512vnni", 1, 2)
 #undef Q8P_512
+
+/* 12 rows (two 6-row groups: a, a2) x 32 channels (two panels) in 24 zmm: per k4 step two
+ * weight loads and 12 broadcasts for 24 products (the 6-row kernel: 2 and 6 for 12). */
+#define Q8P_512_12(NAME_, TGT_, VNNI_)                                                                            \
+    __attribute__((target(TGT_))) static void NAME_(int32_t *c, int ldc, const int32_t *a, const int32_t *a2,      \
+                                                    const int8_t *b, size_t bstride, int k4n, int fl)             \
+    {                                                                                                             \
+        const __m512i ones = _mm512_set1_epi16(1);                                                                \
+        __m512i acc[12][2];                                                                                       \
+        _Pragma("GCC unroll 12") for (int i = 0; i < 12; i++) _Pragma("GCC unroll 2") for (int p = 0; p < 2; p++) \
+            acc[i][p] = (fl & MK_LOAD) ? _mm512_loadu_si512((const void *)(c + (size_t)i * ldc + 16 * p))         \
+                                       : _mm512_setzero_si512();                                                  \
+        int kpf = fl & MK_PF ? k4n : 0;                                                                           \
+        for (int k = 0; k < k4n; k++, a += 6, a2 += 6, b += 64) {                                                 \
+            if (k < kpf) {                                                                                        \
+                _mm_prefetch((const char *)(b + 64 * 32), _MM_HINT_T0);                                           \
+                _mm_prefetch((const char *)(b + bstride + 64 * 32), _MM_HINT_T0);                                 \
+            }                                                                                                     \
+            __m512i w0 = _mm512_load_si512((const void *)b), w1 = _mm512_load_si512((const void *)(b + bstride)); \
+            _Pragma("GCC unroll 12") for (int i = 0; i < 12; i++)                                                 \
+            {                                                                                                     \
+                __m512i x = _mm512_set1_epi32(i < 6 ? a[i] : a2[i - 6]);                                          \
+                if (VNNI_) {                                                                                      \
+                    acc[i][0] = _mm512_dpbusd_epi32(acc[i][0], x, w0);                                            \
+                    acc[i][1] = _mm512_dpbusd_epi32(acc[i][1], x, w1);                                            \
+                } else {                                                                                          \
+                    acc[i][0] = _mm512_add_epi32(acc[i][0], _mm512_madd_epi16(_mm512_maddubs_epi16(x, w0), ones)); \
+                    acc[i][1] = _mm512_add_epi32(acc[i][1], _mm512_madd_epi16(_mm512_maddubs_epi16(x, w1), ones)); \
+                }                                                                                                 \
+            }                                                                                                     \
+        }                                                                                                         \
+        _Pragma("GCC unroll 12") for (int i = 0; i < 12; i++) _Pragma("GCC unroll 2") for (int p = 0; p < 2; p++) \
+            _mm512_storeu_si512((void *)(c + (size_t)i * ldc + 16 * p), acc[i][p]);                               \
+    }
+Q8P_512_12(q8p_mk_512_12, "avx512f,avx512bw", 0)
+Q8P_512_12(q8p_mk_512v_12, "avx512f,avx512bw,avx512vnni", 1)
+#undef Q8P_512_12
 #endif
 
 /* np (>= 1) adjacent panels (b, b + bstride, ...) x one 6-row group at the current level:
@@ -1130,6 +1166,33 @@ static void q8p_block(int32_t *c, int ldc, const int32_t *a, const int8_t *b, si
 #else
     (void)c, (void)ldc, (void)a, (void)b, (void)bstride, (void)np, (void)k4n, (void)fl;
 #endif
+}
+
+/* gb 6-row groups (the first at a, the next ones gstride words apart) x np panels; at AVX-512
+ * two groups and two panels at a time go to the 12-row kernel. pf: flags for the first group
+ * only (MK_PF). */
+static void q8p_groups(int32_t *c, int ldc, const int32_t *a, size_t gstride, int gb, const int8_t *b,
+                       size_t bstride, int np, int k4n, int fl, int pf)
+{
+    int step = G.level == LV_AVX512 ? 2 : np;
+    for (int p = 0; p < np; p += step) {
+        int npp = np - p < step ? np - p : step;
+        for (int g = 0; g < gb;) {
+            int32_t *cg = c + (size_t)g * 6 * ldc + p * PW;
+            const int8_t *bp = b + (size_t)p * bstride;
+            int f = fl | (g == 0 ? pf : 0);
+#ifdef JC_X86
+            if (G.level == LV_AVX512 && npp == 2 && gb - g >= 2) {
+                (G.vnni ? q8p_mk_512v_12 : q8p_mk_512_12)(cg, ldc, a + g * gstride, a + (g + 1) * gstride, bp,
+                                                          bstride, k4n, f);
+                g += 2;
+                continue;
+            }
+#endif
+            q8p_block(cg, ldc, a + g * gstride, bp, bstride, npp, k4n, f);
+            g++;
+        }
+    }
 }
 
 #define Q8P_MC 96  /* rows per task */
@@ -1204,9 +1267,8 @@ static void q8p_task(void *ctx, int task, int thread)
             for (int p = small ? o : 0; p < p1; p += step) {
                 int np = p1 - p < step ? p1 - p : step;
                 const int8_t *b = W->pk + (((size_t)(n0 / PW + p) * K4 + k0) * PW) * 4;
-                for (int g = 0; g < gb; g++)
-                    q8p_block(acc + (size_t)g * 6 * ldc + p * PW, ldc, j->ap + ((size_t)(m0 / 6 + g) * K4 + k0) * 6,
-                              b, bstride, np, kn, fl | (small && g == 0 ? MK_PF : 0));
+                q8p_groups(acc + p * PW, ldc, j->ap + ((size_t)(m0 / 6) * K4 + k0) * 6, (size_t)K4 * 6, gb, b,
+                           bstride, np, kn, fl, small ? MK_PF : 0);
             }
         }
     q8_store(&j->dst, W, acc, ldc, m0, mb, n0, nb, j->ascale, j->azero);
