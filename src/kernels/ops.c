@@ -465,54 +465,33 @@ __attribute__((target("avx2,fma"))) static void att_pack_v_avx2(float *vp, const
     }
 }
 
-/* One panel of P: P[r][0..w) (row stride Lp) = scale · a (6 rows, stride lda) · kp (hd, w),
- * w = 16 or 8: 6 x w register blocks, an FMA chain over e per score, then one multiply by
- * scale (as attc_head_avx2). */
-__attribute__((target("avx2,fma"), always_inline)) static inline void att_scores16(float *P, int Lp, const float *a,
-                                                                                  size_t lda, const float *bp, int hd,
-                                                                                  __m256 al)
+/* One panel of a 6-row block: c[r][0..W) (row stride ldc) = s[r·ss] · a (6 rows, stride lda)
+ * · bp (K rows of W, contiguous), W = 16 or 8: 6 x W register blocks, one FMA chain over k per
+ * element, then one multiply. Scores: a = q rows, bp = a kᵀ panel, s = the scale (ss = 0);
+ * outputs: a = P rows, bp = a v panel, s = the rows' 1/sum (ss = 1). */
+__attribute__((target("avx2,fma"), always_inline)) static inline void att_blk6(float *c, size_t ldc, const float *a,
+                                                                              size_t lda, const float *bp, int K,
+                                                                              const float *s, int ss, const int W)
 {
     const float *a0 = a, *a1 = a + lda, *a2 = a + 2 * lda, *a3 = a + 3 * lda, *a4 = a + 4 * lda, *a5 = a + 5 * lda;
     __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00,
            c40 = c00, c41 = c00, c50 = c00, c51 = c00;
-    for (int e = 0; e < hd; e++, bp += 16) {
-        __m256 b0 = _mm256_load_ps(bp), b1 = _mm256_load_ps(bp + 8), av;
-        av = _mm256_broadcast_ss(a0 + e), c00 = _mm256_fmadd_ps(av, b0, c00), c01 = _mm256_fmadd_ps(av, b1, c01);
-        av = _mm256_broadcast_ss(a1 + e), c10 = _mm256_fmadd_ps(av, b0, c10), c11 = _mm256_fmadd_ps(av, b1, c11);
-        av = _mm256_broadcast_ss(a2 + e), c20 = _mm256_fmadd_ps(av, b0, c20), c21 = _mm256_fmadd_ps(av, b1, c21);
-        av = _mm256_broadcast_ss(a3 + e), c30 = _mm256_fmadd_ps(av, b0, c30), c31 = _mm256_fmadd_ps(av, b1, c31);
-        av = _mm256_broadcast_ss(a4 + e), c40 = _mm256_fmadd_ps(av, b0, c40), c41 = _mm256_fmadd_ps(av, b1, c41);
-        av = _mm256_broadcast_ss(a5 + e), c50 = _mm256_fmadd_ps(av, b0, c50), c51 = _mm256_fmadd_ps(av, b1, c51);
+    for (int k = 0; k < K; k++, bp += W) {
+        __m256 b0 = _mm256_load_ps(bp), b1 = W == 16 ? _mm256_load_ps(bp + 8) : b0, av;
+#define ROW(R0, R1, AR)                                                                                               \
+    av = _mm256_broadcast_ss(AR + k), R0 = _mm256_fmadd_ps(av, b0, R0);                                               \
+    if (W == 16) R1 = _mm256_fmadd_ps(av, b1, R1);
+        ROW(c00, c01, a0) ROW(c10, c11, a1) ROW(c20, c21, a2) ROW(c30, c31, a3) ROW(c40, c41, a4) ROW(c50, c51, a5)
+#undef ROW
     }
-    float *c = P;
-    _mm256_store_ps(c, _mm256_mul_ps(c00, al)), _mm256_store_ps(c + 8, _mm256_mul_ps(c01, al));
-    c += Lp, _mm256_store_ps(c, _mm256_mul_ps(c10, al)), _mm256_store_ps(c + 8, _mm256_mul_ps(c11, al));
-    c += Lp, _mm256_store_ps(c, _mm256_mul_ps(c20, al)), _mm256_store_ps(c + 8, _mm256_mul_ps(c21, al));
-    c += Lp, _mm256_store_ps(c, _mm256_mul_ps(c30, al)), _mm256_store_ps(c + 8, _mm256_mul_ps(c31, al));
-    c += Lp, _mm256_store_ps(c, _mm256_mul_ps(c40, al)), _mm256_store_ps(c + 8, _mm256_mul_ps(c41, al));
-    c += Lp, _mm256_store_ps(c, _mm256_mul_ps(c50, al)), _mm256_store_ps(c + 8, _mm256_mul_ps(c51, al));
-}
-
-__attribute__((target("avx2,fma"), always_inline)) static inline void att_scores8(float *P, int Lp, const float *a,
-                                                                                 size_t lda, const float *bp, int hd,
-                                                                                 __m256 al)
-{
-    const float *a0 = a, *a1 = a + lda, *a2 = a + 2 * lda, *a3 = a + 3 * lda, *a4 = a + 4 * lda, *a5 = a + 5 * lda;
-    __m256 c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0;
-    for (int e = 0; e < hd; e++, bp += 8) {
-        __m256 b0 = _mm256_load_ps(bp);
-        c0 = _mm256_fmadd_ps(_mm256_broadcast_ss(a0 + e), b0, c0);
-        c1 = _mm256_fmadd_ps(_mm256_broadcast_ss(a1 + e), b0, c1);
-        c2 = _mm256_fmadd_ps(_mm256_broadcast_ss(a2 + e), b0, c2);
-        c3 = _mm256_fmadd_ps(_mm256_broadcast_ss(a3 + e), b0, c3);
-        c4 = _mm256_fmadd_ps(_mm256_broadcast_ss(a4 + e), b0, c4);
-        c5 = _mm256_fmadd_ps(_mm256_broadcast_ss(a5 + e), b0, c5);
+#define ST(R, R0, R1)                                                                                                 \
+    {                                                                                                                 \
+        __m256 sv = _mm256_broadcast_ss(s + (size_t)(R) * ss);                                                        \
+        _mm256_storeu_ps(c + (R) * ldc, _mm256_mul_ps(R0, sv));                                                       \
+        if (W == 16) _mm256_storeu_ps(c + (R) * ldc + 8, _mm256_mul_ps(R1, sv));                                      \
     }
-    _mm256_store_ps(P, _mm256_mul_ps(c0, al)), _mm256_store_ps(P + Lp, _mm256_mul_ps(c1, al));
-    _mm256_store_ps(P + 2 * (size_t)Lp, _mm256_mul_ps(c2, al));
-    _mm256_store_ps(P + 3 * (size_t)Lp, _mm256_mul_ps(c3, al));
-    _mm256_store_ps(P + 4 * (size_t)Lp, _mm256_mul_ps(c4, al));
-    _mm256_store_ps(P + 5 * (size_t)Lp, _mm256_mul_ps(c5, al));
+    ST(0, c00, c01) ST(1, c10, c11) ST(2, c20, c21) ST(3, c30, c31) ST(4, c40, c41) ST(5, c50, c51)
+#undef ST
 }
 
 /* 2^y for y <= 0 (inputs below -125 give 2^-125-ish instead of ~0, which no sum notices):
@@ -538,8 +517,8 @@ __attribute__((target("avx2,fma"), always_inline)) static inline __m256 att_exp2
 
 /* Each of the 6 rows of P (stride Lp): P[t] = 2^(P[t] - max) for t < L, the scores being
  * already multiplied by log2(e) (rows aligned, room up to L rounded up to 8; lanes L.. of
- * the last vector are left 0); inv[r] = 1 / Σ, the softmax's normalisation, which att_pv*
- * apply to the outputs instead of to the L probabilities. Two rows at a time, for two
+ * the last vector are left 0); inv[r] = 1 / Σ, the softmax's normalisation, which att_blk6
+ * applies to the outputs instead of to the L probabilities. Two rows at a time, for two
  * independent dependency chains; each row's result is its own. */
 __attribute__((target("avx2,fma"))) static void att_exp_avx2(float *P, int Lp, int L, float *inv)
 {
@@ -577,73 +556,14 @@ __attribute__((target("avx2,fma"))) static void att_exp_avx2(float *P, int Lp, i
     }
 }
 
-/* One panel of the output: o[r][0..w) (row stride ldo) = inv[r] · P (6 rows, stride Lp) ·
- * vp (L, w), w = 16 or 8: 6 x w register blocks, one FMA chain over t per output, then one
- * multiply by the row's inv. */
-__attribute__((target("avx2,fma"), always_inline)) static inline void att_pv16(float *o, size_t ldo, const float *P,
-                                                                              int Lp, const float *bp, int L,
-                                                                              const float *inv)
-{
-    const float *p0 = P, *p1 = P + Lp, *p2 = P + 2 * (size_t)Lp, *p3 = P + 3 * (size_t)Lp, *p4 = P + 4 * (size_t)Lp,
-                *p5 = P + 5 * (size_t)Lp;
-    __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00,
-           c40 = c00, c41 = c00, c50 = c00, c51 = c00;
-    for (int t = 0; t < L; t++, bp += 16) {
-        __m256 b0 = _mm256_load_ps(bp), b1 = _mm256_load_ps(bp + 8), av;
-        av = _mm256_broadcast_ss(p0 + t), c00 = _mm256_fmadd_ps(av, b0, c00), c01 = _mm256_fmadd_ps(av, b1, c01);
-        av = _mm256_broadcast_ss(p1 + t), c10 = _mm256_fmadd_ps(av, b0, c10), c11 = _mm256_fmadd_ps(av, b1, c11);
-        av = _mm256_broadcast_ss(p2 + t), c20 = _mm256_fmadd_ps(av, b0, c20), c21 = _mm256_fmadd_ps(av, b1, c21);
-        av = _mm256_broadcast_ss(p3 + t), c30 = _mm256_fmadd_ps(av, b0, c30), c31 = _mm256_fmadd_ps(av, b1, c31);
-        av = _mm256_broadcast_ss(p4 + t), c40 = _mm256_fmadd_ps(av, b0, c40), c41 = _mm256_fmadd_ps(av, b1, c41);
-        av = _mm256_broadcast_ss(p5 + t), c50 = _mm256_fmadd_ps(av, b0, c50), c51 = _mm256_fmadd_ps(av, b1, c51);
-    }
-    float *c = o;
-    __m256 s = _mm256_broadcast_ss(inv);
-    _mm256_storeu_ps(c, _mm256_mul_ps(c00, s)), _mm256_storeu_ps(c + 8, _mm256_mul_ps(c01, s));
-    c += ldo, s = _mm256_broadcast_ss(inv + 1);
-    _mm256_storeu_ps(c, _mm256_mul_ps(c10, s)), _mm256_storeu_ps(c + 8, _mm256_mul_ps(c11, s));
-    c += ldo, s = _mm256_broadcast_ss(inv + 2);
-    _mm256_storeu_ps(c, _mm256_mul_ps(c20, s)), _mm256_storeu_ps(c + 8, _mm256_mul_ps(c21, s));
-    c += ldo, s = _mm256_broadcast_ss(inv + 3);
-    _mm256_storeu_ps(c, _mm256_mul_ps(c30, s)), _mm256_storeu_ps(c + 8, _mm256_mul_ps(c31, s));
-    c += ldo, s = _mm256_broadcast_ss(inv + 4);
-    _mm256_storeu_ps(c, _mm256_mul_ps(c40, s)), _mm256_storeu_ps(c + 8, _mm256_mul_ps(c41, s));
-    c += ldo, s = _mm256_broadcast_ss(inv + 5);
-    _mm256_storeu_ps(c, _mm256_mul_ps(c50, s)), _mm256_storeu_ps(c + 8, _mm256_mul_ps(c51, s));
-}
-
-__attribute__((target("avx2,fma"), always_inline)) static inline void att_pv8(float *o, size_t ldo, const float *P,
-                                                                             int Lp, const float *bp, int L,
-                                                                             const float *inv)
-{
-    const float *p0 = P, *p1 = P + Lp, *p2 = P + 2 * (size_t)Lp, *p3 = P + 3 * (size_t)Lp, *p4 = P + 4 * (size_t)Lp,
-                *p5 = P + 5 * (size_t)Lp;
-    __m256 c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0;
-    for (int t = 0; t < L; t++, bp += 8) {
-        __m256 b0 = _mm256_load_ps(bp);
-        c0 = _mm256_fmadd_ps(_mm256_broadcast_ss(p0 + t), b0, c0);
-        c1 = _mm256_fmadd_ps(_mm256_broadcast_ss(p1 + t), b0, c1);
-        c2 = _mm256_fmadd_ps(_mm256_broadcast_ss(p2 + t), b0, c2);
-        c3 = _mm256_fmadd_ps(_mm256_broadcast_ss(p3 + t), b0, c3);
-        c4 = _mm256_fmadd_ps(_mm256_broadcast_ss(p4 + t), b0, c4);
-        c5 = _mm256_fmadd_ps(_mm256_broadcast_ss(p5 + t), b0, c5);
-    }
-    _mm256_storeu_ps(o, _mm256_mul_ps(c0, _mm256_broadcast_ss(inv)));
-    _mm256_storeu_ps(o + ldo, _mm256_mul_ps(c1, _mm256_broadcast_ss(inv + 1)));
-    _mm256_storeu_ps(o + 2 * ldo, _mm256_mul_ps(c2, _mm256_broadcast_ss(inv + 2)));
-    _mm256_storeu_ps(o + 3 * ldo, _mm256_mul_ps(c3, _mm256_broadcast_ss(inv + 3)));
-    _mm256_storeu_ps(o + 4 * ldo, _mm256_mul_ps(c4, _mm256_broadcast_ss(inv + 4)));
-    _mm256_storeu_ps(o + 5 * ldo, _mm256_mul_ps(c5, _mm256_broadcast_ss(inv + 5)));
-}
-
 /* one (segment, head), hd % 8 == 0: see the comment at the top of this section */
 __attribute__((target("avx2,fma"))) static void att_head_avx2(float *out, const float *q, const float *k,
                                                               const float *v, size_t C, int L, int hd, float scale,
                                                               float *ws)
 {
     const int Lp = att_lp(L);
-    /* exp(s) = 2^(s·log2 e): the scores come out of att_scores* already in base 2 */
-    const __m256 al = _mm256_set1_ps((float)(scale * 1.4426950408889634));
+    /* exp(s) = 2^(s·log2 e): the scores come out of att_blk6 already in base 2 */
+    const float al = (float)(scale * 1.4426950408889634);
     float *kt = ws, *vp = kt + (size_t)hd * Lp, *P = vp + (size_t)hd * Lp, *qe = P + ATT_ROWS * (size_t)Lp,
           *oe = qe + ATT_MR * (size_t)hd;
     att_pack_k_avx2(kt, Lp, k, C, L, hd, v);
@@ -669,19 +589,20 @@ __attribute__((target("avx2,fma"))) static void att_head_avx2(float *out, const 
         int j = 0;
         for (; j + 16 <= Lp; j += 16)
             for (int b = 0; b < nsub; b++)
-                att_scores16(P + (size_t)b * ATT_MR * Lp + j, Lp, qa[b], lda[b], kt + (size_t)j * hd, hd, al);
+                att_blk6(P + (size_t)b * ATT_MR * Lp + j, Lp, qa[b], lda[b], kt + (size_t)j * hd, hd, &al, 0, 16);
         if (j < Lp)
             for (int b = 0; b < nsub; b++)
-                att_scores8(P + (size_t)b * ATT_MR * Lp + j, Lp, qa[b], lda[b], kt + (size_t)j * hd, hd, al);
+                att_blk6(P + (size_t)b * ATT_MR * Lp + j, Lp, qa[b], lda[b], kt + (size_t)j * hd, hd, &al, 0, 8);
         for (int b = 0; b < nsub; b++) att_exp_avx2(P + (size_t)b * ATT_MR * Lp, Lp, L, inv + b * ATT_MR);
         /* P·v, panel by panel, likewise */
         int e = 0;
         for (; e + 16 <= hd; e += 16)
             for (int b = 0; b < nsub; b++)
-                att_pv16(o[b] + e, ldo[b], P + (size_t)b * ATT_MR * Lp, Lp, vp + (size_t)e * L, L, inv + b * ATT_MR);
+                att_blk6(o[b] + e, ldo[b], P + (size_t)b * ATT_MR * Lp, Lp, vp + (size_t)e * L, L, inv + b * ATT_MR, 1,
+                         16);
         if (e < hd)
             for (int b = 0; b < nsub; b++)
-                att_pv8(o[b] + e, ldo[b], P + (size_t)b * ATT_MR * Lp, Lp, vp + (size_t)e * L, L, inv + b * ATT_MR);
+                att_blk6(o[b] + e, ldo[b], P + (size_t)b * ATT_MR * Lp, Lp, vp + (size_t)e * L, L, inv + b * ATT_MR, 1, 8);
         if (mr % ATT_MR)
             for (int r = 0; r < mr % ATT_MR; r++)
                 memcpy(out + (size_t)(i + mr - mr % ATT_MR + r) * C, oe + (size_t)r * hd, (size_t)hd * sizeof(float));
@@ -757,7 +678,7 @@ typedef struct {
 
 #ifdef JC_X86
 /* hd % 8 == 0: p[t] = scale · q·k_t (8-lane dot), softmax, o = Σ_t p[t] v_t with the
- * output columns in registers, 32 at a time (an FMA chain in t order, like att_pv16) */
+ * output columns in registers, 32 at a time (an FMA chain in t order, like att_blk6) */
 __attribute__((target("avx2,fma"))) static void attc_head_avx2(float *o, const float *q, const float *k,
                                                                const float *v, int C, int L, int hd, float scale,
                                                                float *p)
