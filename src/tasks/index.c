@@ -56,9 +56,9 @@ static void dot_rows_avx512(const float *q, const float *rows, int64_t n, int di
 static void dot_rows_i8_avx512(const float *q, const int8_t *rows, const float *scale, int64_t n, int dim, float *out);
 #endif
 
-/* The AVX-512 kernels could not be run where they were written (no AVX-512 on the dev
- * machine), so before trusting them they must agree with the portable code on a fixed
- * input; if not, AVX2 is used and a warning says so. Checked once per process. */
+/* The AVX-512 kernels were written on a machine without AVX-512 (their tests later passed
+ * on an AVX-512 Xeon), so before trusting them they must agree with the portable code on a
+ * fixed input; if not, AVX2 is used and a warning says so. Checked once per process. */
 static bool avx512_agrees(void)
 {
 #ifdef JC_X86
