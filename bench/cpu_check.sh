@@ -13,7 +13,7 @@
 #   3. `jaclip bench --profile`, fp32 and int8, image batch 8, on two CPUs;
 #   4. bench/compare.sh on the same two CPUs (the remaining arguments go to it).
 #
-#   bench/cpu_check.sh [--build DIR] [--cpus A,B] [--sweep] [-- compare.sh arguments]
+#   bench/cpu_check.sh [--build DIR] [--cpus A,B] [--sweep] [--skip-profile] [-- compare.sh arguments]
 #
 # --cpus: the two CPUs to pin to (default: CPU 2 and the first CPU that is on another core
 # of the same socket, from /sys/.../topology, so the two threads do not share one core).
@@ -21,12 +21,13 @@
 # generated there by compare.sh unless it exists.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-BUILD=build CPUS="" SWEEP=0
+BUILD=build CPUS="" SWEEP=0 PROFILE=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --build) BUILD=$2; shift 2 ;;
     --cpus) CPUS=$2; shift 2 ;;
     --sweep) SWEEP=1; shift ;;
+    --skip-profile) PROFILE=0; shift ;;
     --) shift; break ;;
     -h|--help) sed -n '2,/^set -uo/p' "$0" | grep '^#'; exit 0 ;;
     *) echo "cpu_check.sh: unknown argument $1 (--help)" >&2; exit 2 ;;
@@ -90,6 +91,7 @@ if [ ! -f "$MODEL/model.safetensors" ]; then
 fi
 say "3. jaclip bench --profile, image batch 8, CPUs $CPUS${JACLIP_GEMM_BLOCK:+, JACLIP_GEMM_BLOCK=$JACLIP_GEMM_BLOCK}"
 for d in fp32 int8; do
+  [ $PROFILE = 1 ] || break
   taskset -c "$CPUS" "$BUILD/jaclip" bench --model "$MODEL" --tokenizer "$TOK" --only image --batches 8 --runs 3 \
     --threads 2 --dtype $d --profile >&2 || fail=1
 done
