@@ -670,7 +670,7 @@ static void mm_task(void *ctx, int task, int thread)
          * row groups work on one slice, ask for the next one, a share of its lines per group */
         int gb = (mb + 5) / 6;
         size_t esz = j->pwh ? sizeof(uint16_t) : sizeof(float);
-        _Alignas(64) float wide[KC_MAX * 2 * PW]; /* an fp16 slice widened (up to 128 KB) */
+        _Alignas(64) float wide[KC2 * 2 * PW]; /* an fp16 slice widened (96 KB) */
         for (int n = n0; n < n0 + nb; n += step) {
             int nr = n0 + nb - n < step ? n0 + nb - n : step;
             const float *bias = BIAS(n);
@@ -683,7 +683,7 @@ static void mm_task(void *ctx, int task, int thread)
                 const char *next = (const char *)(b ? (const void *)b : (const void *)bh) + (size_t)kc * PW * esz * (step / PW);
                 size_t lines = (size_t)kc * PW * esz * (step / PW) / 64;
                 size_t pst = ps;
-                if (bh && gb > 1) { /* widen the fp16 slice once for all row groups (exact) */
+                if (bh && gb > 1 && kc <= KC2) { /* widen the fp16 slice once for all row groups (exact) */
                     for (int q = 0; q < step / PW && (q == 0 || nr > PW); q++)
                         to_f32(wide + (size_t)q * kc * PW, bh + (size_t)q * ps, (size_t)kc * PW);
                     b = wide, bh = NULL, pst = (size_t)kc * PW;
