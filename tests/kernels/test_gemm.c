@@ -5,7 +5,8 @@
  * (portable, avx2, avx512, avx512vnni) and says which levels this CPU could not run. Also checks that
  * a row's result never depends on the batch (bit-exact), and the int8 path: exact integer
  * result against a reference quantization done here, closeness to fp32, and fused int8
- * products (several weights as one) bit-identical to the separate ones.
+ * products (several weights as one) bit-identical to the separate ones. Once more with an
+ * unusual JACLIP_GEMM_BLOCK (the blocking must not change any result).
  */
 #include <math.h>
 #include <stdlib.h>
@@ -411,7 +412,16 @@ static void test_ops(jaclip_pool *pool)
 int main(int argc, char **argv)
 {
     (void)argc;
-    if (test_levels_parent(argv[0])) return test_done();
+    if (test_levels_parent(argv[0])) {
+        /* blocking never changes a bit: the best level again with short k slices, narrow tasks
+         * and (on AVX-512) the 12-row kernels everywhere; and a malformed setting is ignored */
+        int rc = test_system("JACLIP_GEMM=avx512vnni JACLIP_GEMM_BLOCK=48,42,32,12 '%s'", argv[0]);
+        CHECK(rc == 0, "JACLIP_GEMM_BLOCK=48,42,32,12 failed (exit %d)", rc);
+        rc = test_system("JACLIP_GEMM=avx512vnni JACLIP_GEMM_BLOCK=7,1,1 '%s' 2>&1 | grep -q 'JACLIP_GEMM_BLOCK=.7,1,1. ignored'",
+                         argv[0]);
+        CHECK(rc == 0, "a malformed JACLIP_GEMM_BLOCK is not reported (exit %d)", rc);
+        return test_done();
+    }
     test_levels_child();
     jaclip_pool *pool;
     jaclip_err err;
