@@ -167,6 +167,45 @@ const char *gemm_kernel_name(void)
     return G.name;
 }
 
+/* ---- grow-only scratch buffers --------------------------------------------------------
+ * A per-call buffer of several MB (packed inputs or weights, quantized activations) would
+ * cost page faults and kernel page clearing on every product (~3 % of an image GEMM), so
+ * each kind has one buffer that only grows, lent to one call at a time; a call that
+ * overlaps another (from a pool task) gets its own allocation instead. */
+typedef struct {
+    pthread_mutex_t mu;
+    void *buf;
+    size_t cap;
+} scratch;
+#define SCRATCH_INIT {PTHREAD_MUTEX_INITIALIZER, NULL, 0}
+
+typedef struct {
+    void *p; /* NULL: out of memory */
+    bool locked, own;
+} scratch_lease;
+
+static scratch_lease scratch_take(scratch *s, size_t need)
+{
+    scratch_lease l = {NULL, pthread_mutex_trylock(&s->mu) == 0, false};
+    if (l.locked) {
+        if (s->cap < need) {
+            jc_free_aligned(s->buf);
+            s->buf = jc_malloc_aligned(need);
+            s->cap = s->buf ? need : 0;
+        }
+        l.p = s->buf;
+    }
+    if (!l.p) l.p = jc_malloc_aligned(need), l.own = true;
+    return l;
+}
+
+static void scratch_give(scratch *s, scratch_lease *l)
+{
+    if (l->own) jc_free_aligned(l->p);
+    if (l->locked) pthread_mutex_unlock(&s->mu);
+    l->p = NULL, l->locked = l->own = false;
+}
+
 /* int8 dot-form kernels (AVX-512, portable): K blocking. A kernel call covers one slice of k;
  * FL_LOAD resumes the int32 accumulators saved by the previous slice, FL_SAVE stores them
  * instead of reducing. */
@@ -743,9 +782,7 @@ static void mm_task(void *ctx, int task, int thread)
 #undef BIAS
 }
 
-static pthread_mutex_t ap_mu = PTHREAD_MUTEX_INITIALIZER;
-static float *ap_buf;
-static size_t ap_cap;
+static scratch ap_scratch = SCRATCH_INIT; /* the packed inp */
 
 /* N: all channels (parts x N/parts). */
 static void mm_run(jaclip_pool *pool, float *const *outs, const float *inp, const float *pw, const uint16_t *pwh,
@@ -760,23 +797,10 @@ static void mm_run(jaclip_pool *pool, float *const *outs, const float *inp, cons
     }
     int threads = pool ? jaclip_pool_size(pool) : 1;
     if (threads < 2) pool = NULL;
-    /* the packed inp: a grow-only scratch shared by calls that do not overlap (a fresh
-     * multi-MB allocation per call cost page faults and kernel page clearing, ~3 % of an image
-     * GEMM); an overlapping call (from a pool task) gets its own */
-    size_t need = (size_t)((M + 5) / 6) * K * 6 * sizeof(float);
-    bool locked = pthread_mutex_trylock(&ap_mu) == 0, own = false;
-    float *ap = NULL;
-    if (locked) {
-        if (ap_cap < need) {
-            jc_free_aligned(ap_buf);
-            ap_buf = jc_malloc_aligned(need);
-            ap_cap = ap_buf ? need : 0;
-        }
-        ap = ap_buf;
-    }
-    if (!ap) ap = jc_malloc_aligned(need), own = true;
+    scratch_lease sl = scratch_take(&ap_scratch, (size_t)((M + 5) / 6) * K * 6 * sizeof(float));
+    float *ap = sl.p;
     if (!ap) { /* out of memory: the same fma chains, one element at a time */
-        if (locked) pthread_mutex_unlock(&ap_mu);
+        scratch_give(&ap_scratch, &sl);
         for (int i = 0; i < M; i++)
             for (int n = 0; n < N; n++) {
                 float s = 0;
@@ -799,8 +823,7 @@ static void mm_run(jaclip_pool *pool, float *const *outs, const float *inp, cons
     int groups = (M + 5) / 6;
     jc_pool_run(groups > 8 ? pool : NULL, (groups + 7) / 8, pack_a_task, &j);
     jc_pool_run(pool, tiles_m * j.tiles_n, mm_task, &j);
-    if (own) jc_free_aligned(ap);
-    if (locked) pthread_mutex_unlock(&ap_mu);
+    scratch_give(&ap_scratch, &sl);
 }
 
 void matmul_packed_forward(jaclip_pool *pool, float *out, const float *inp, const gemm_pw *w, const float *bias, int M)
@@ -830,11 +853,7 @@ void matmul_packed_forward_parts(jaclip_pool *pool, float *const *outs, const fl
     }
 }
 
-/* A grow-only scratch for packing W per call, shared by calls that do not overlap; an
- * overlapping call gets its own allocation. */
-static pthread_mutex_t pk_mu = PTHREAD_MUTEX_INITIALIZER;
-static float *pk_buf;
-static size_t pk_cap;
+static scratch pk_scratch = SCRATCH_INIT; /* W packed per call */
 
 /* Serial, packing into a fresh buffer: the self-check at dispatch time. */
 static void mm_plain(float *out, const float *inp, const float *w, const float *bias, int M, int K, int N)
@@ -852,24 +871,10 @@ void matmul_forward(jaclip_pool *pool, float *out, const float *inp, const float
     if (M <= 0 || N <= 0) return;
     gemm_init();
     double t0 = kprof_enabled() ? jc_now() : 0;
-    size_t need = pw_panels(N) * (size_t)(K > 0 ? K : 1) * PW;
-    bool locked = pthread_mutex_trylock(&pk_mu) == 0;
-    float *buf = NULL;
-    if (locked) {
-        if (pk_cap < need) {
-            jc_free_aligned(pk_buf);
-            pk_buf = jc_malloc_aligned(need * sizeof(float));
-            pk_cap = pk_buf ? need : 0;
-        }
-        buf = pk_buf;
-    }
-    bool own = false;
-    if (!buf) {
-        buf = jc_malloc_aligned(need * sizeof(float));
-        own = true;
-    }
+    scratch_lease sl = scratch_take(&pk_scratch, pw_panels(N) * (size_t)(K > 0 ? K : 1) * PW * sizeof(float));
+    float *buf = sl.p;
     if (!buf) { /* out of memory: the same fma chains, one element at a time */
-        if (locked) pthread_mutex_unlock(&pk_mu);
+        scratch_give(&pk_scratch, &sl);
         for (int i = 0; i < M; i++)
             for (int n = 0; n < N; n++) {
                 float s = 0;
@@ -880,8 +885,7 @@ void matmul_forward(jaclip_pool *pool, float *out, const float *inp, const float
     }
     pack_all(pool, buf, w, N, K);
     mm_run(pool, &out, inp, buf, NULL, &bias, 1, M, K, N);
-    if (own) jc_free_aligned(buf);
-    if (locked) pthread_mutex_unlock(&pk_mu);
+    scratch_give(&pk_scratch, &sl);
     if (t0 > 0) {
         char name[48];
         snprintf(name, sizeof name, "gemm fp32 K=%d N=%d", K, N);
@@ -1526,11 +1530,7 @@ static void q8_task(void *ctx, int task, int thread)
     q8_store(&j->dst, W, acc, nb, m0, mb, n0, nb, j->ascale, j->azero);
 }
 
-/* A grow-only scratch for the quantized activations, shared by calls that do not overlap;
- * an overlapping call gets its own allocation. */
-static pthread_mutex_t q8_mu = PTHREAD_MUTEX_INITIALIZER;
-static void *q8_buf;
-static size_t q8_cap;
+static scratch q8_scratch = SCRATCH_INIT; /* the quantized activations */
 
 /* parts: how many outputs the N channels go to (1, or w->parts) */
 static void q8_run(jaclip_pool *pool, float *const *outs, const float *inp, const gemm_q8 *w,
@@ -1541,34 +1541,20 @@ static void q8_run(jaclip_pool *pool, float *const *outs, const float *inp, cons
     q8_dst dst = {outs, biases, w->N / parts};
     size_t abytes = ((size_t)M * w->Kp + 63) / 64 * 64;
     size_t need = abytes + (size_t)M * (sizeof(float) + sizeof(int32_t)) + 64 + (size_t)(M + 5) / 6 * 6 * w->Kp + 64;
-    bool locked = pthread_mutex_trylock(&q8_mu) == 0;
-    void *buf = NULL;
-    if (locked) {
-        if (q8_cap < need) {
-            jc_free_aligned(q8_buf);
-            q8_buf = jc_malloc_aligned(need);
-            q8_cap = q8_buf ? need : 0;
-        }
-        buf = q8_buf;
-    }
-    bool own = false;
-    if (!buf) {
-        buf = jc_malloc_aligned(need);
-        own = true;
-    }
-    if (!buf) { /* out of memory: the fp32 product with the dequantized weights, row by row */
-        if (locked) pthread_mutex_unlock(&q8_mu);
-        float *wr = malloc((size_t)w->K * sizeof(float));
-        for (int n = 0; wr && n < w->N; n++) {
-            for (int k = 0; k < w->K; k++) wr[k] = w->q[(size_t)n * w->Kp + k] * w->scale[n];
+    scratch_lease sl = scratch_take(&q8_scratch, need);
+    void *buf = sl.p;
+    if (!buf) { /* out of memory: the fp32 product with the dequantized weights, no allocation
+                 * (a second one could fail too and leave the outputs unwritten) */
+        scratch_give(&q8_scratch, &sl);
+        for (int n = 0; n < w->N; n++) {
+            const int8_t *qr = w->q + (size_t)n * w->Kp;
             int p = n / dst.pn, c = n % dst.pn;
             for (int m = 0; m < M; m++) {
-                double s = biases[p] ? biases[p][c] : 0;
-                for (int k = 0; k < w->K; k++) s += (double)inp[(size_t)m * w->K + k] * wr[k];
-                outs[p][(size_t)m * dst.pn + c] = (float)s;
+                double s = 0;
+                for (int k = 0; k < w->K; k++) s += (double)inp[(size_t)m * w->K + k] * (qr[k] * w->scale[n]);
+                outs[p][(size_t)m * dst.pn + c] = (float)s + (biases[p] ? biases[p][c] : 0.0f);
             }
         }
-        free(wr);
         return;
     }
     int nb = pick_nb(w->Kp / 4, w->N);
@@ -1605,8 +1591,7 @@ static void q8_run(jaclip_pool *pool, float *const *outs, const float *inp, cons
         else snprintf(name, sizeof name, "gemm int8 K=%d N=%d", w->K, w->N);
         kprof_add(name, jc_now() - t0, 2.0 * M * w->K * w->N);
     }
-    if (own) jc_free_aligned(buf);
-    if (locked) pthread_mutex_unlock(&q8_mu);
+    scratch_give(&q8_scratch, &sl);
 }
 
 void matmul_q8_forward(jaclip_pool *pool, float *out, const float *inp, const gemm_q8 *w, const float *bias, int M)
