@@ -8,3 +8,8 @@ target_link_libraries(bench_blas PRIVATE jaclip_lib ${CMAKE_DL_LIBS})
 add_executable(bench_attention ${CMAKE_SOURCE_DIR}/bench/bench_attention.c)
 target_include_directories(bench_attention PRIVATE ${CMAKE_SOURCE_DIR}/src)
 target_link_libraries(bench_attention PRIVATE jaclip_lib)
+# bench_q8_parts: int8 fused products (q/k/v, fc1 gate + value) against the same parts as
+# separate products, timed alternately.
+add_executable(bench_q8_parts ${CMAKE_SOURCE_DIR}/bench/bench_q8_parts.c)
+target_include_directories(bench_q8_parts PRIVATE ${CMAKE_SOURCE_DIR}/src)
+target_link_libraries(bench_q8_parts PRIVATE jaclip_lib)
