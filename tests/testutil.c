@@ -123,3 +123,19 @@ void test_levels_child(void)
     printf("NOTE: JACLIP_GEMM=%s is not available on this CPU; the dispatcher chose %s (tested as such)\n", forced,
            got);
 }
+
+const char *test_tokenizer(void)
+{
+    static char path[1024];
+    if (!path[0]) snprintf(path, sizeof path, "%s/tokenizer/rinna-japanese-sp.model", test_shared());
+    return path;
+}
+
+jaclip_model *test_load_model(const char *dir, int threads, jaclip_err *err)
+{
+    jaclip_model_params mp = jaclip_model_default_params();
+    mp.tokenizer_path = test_tokenizer();
+    mp.n_threads = threads;
+    jaclip_model *m = NULL;
+    return jaclip_model_load(dir, &mp, &m, err) == JACLIP_OK ? m : NULL;
+}

@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "jaclip.h"
+
 extern int test_passed, test_failed;
 
 #define CHECK(cond, ...)                                                                          \
@@ -41,6 +43,11 @@ double test_max_abs(const float *a, size_t n);
 
 /* Path of the shared folder ("../shared" unless JACLIP_SHARED is set). */
 const char *test_shared(void);
+/* The model's SentencePiece vocabulary in the shared folder. */
+const char *test_tokenizer(void);
+/* Loads the model directory dir with that tokenizer on `threads` threads; NULL and err on
+ * failure. */
+jaclip_model *test_load_model(const char *dir, int threads, jaclip_err *err);
 /* A fresh temporary directory (removed at exit). */
 const char *test_tmpdir(void);
 /* Runs a shell command, returns its exit status (or -1). */

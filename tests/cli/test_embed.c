@@ -82,7 +82,7 @@ int main(void)
     bin = getenv("JACLIP_BIN");
     REQUIRE(bin != NULL, "JACLIP_BIN not set (run through ctest)");
     tmp = test_tmpdir();
-    snprintf(tok, sizeof tok, "%s/tokenizer/rinna-japanese-sp.model", test_shared());
+    snprintf(tok, sizeof tok, "%s", test_tokenizer());
     char args[4096], list[700], out[700];
 
     /* image list with absolute paths into the shared folder */

@@ -115,7 +115,7 @@ static void expect_fail(const char *what, const char *dir, jaclip_status want, c
 
 int main(void)
 {
-    snprintf(tok, sizeof tok, "%s/tokenizer/rinna-japanese-sp.model", test_shared());
+    snprintf(tok, sizeof tok, "%s", test_tokenizer());
     jaclip_err err = {0};
     REQUIRE(jc_read_file(SMALL "/model.safetensors", 64 << 20, &src_data, &src_len, &err) == JACLIP_OK, "%s", err.msg);
 

@@ -44,13 +44,8 @@ static double gemm_flops(void)
 int main(void)
 {
     jaclip_err err = {0};
-    char tok[512];
-    snprintf(tok, sizeof tok, "%s/tokenizer/rinna-japanese-sp.model", test_shared());
-    jaclip_model_params mp = jaclip_model_default_params();
-    mp.tokenizer_path = tok;
-    mp.n_threads = 2;
-    jaclip_model *m = NULL;
-    REQUIRE(jaclip_model_load(GOLD "small", &mp, &m, &err) == JACLIP_OK, "load: %s", err.msg);
+    jaclip_model *m = test_load_model(GOLD "small", 2, &err);
+    REQUIRE(m != NULL, "load: %s", err.msg);
     int D = jaclip_model_dim(m);
     REQUIRE(D <= 64, "dim %d", D);
     REQUIRE(!m->full_last_layer, "the class-token-only last layer is the default");

@@ -30,13 +30,8 @@ static void compare(const char *what, const float *got, const float *want, int n
 int main(void)
 {
     jaclip_err err = {0};
-    char tok[512];
-    snprintf(tok, sizeof tok, "%s/tokenizer/rinna-japanese-sp.model", test_shared());
-    jaclip_model_params mp = jaclip_model_default_params();
-    mp.tokenizer_path = tok;
-    mp.n_threads = 2;
-    jaclip_model *m = NULL;
-    REQUIRE(jaclip_model_load(GOLD "small", &mp, &m, &err) == JACLIP_OK, "load: %s", err.msg);
+    jaclip_model *m = test_load_model(GOLD "small", 2, &err);
+    REQUIRE(m != NULL, "load: %s", err.msg);
     int D = jaclip_model_dim(m);
     CHECK(D == 16, "dim %d", D);
     CHECK(fabsf(jaclip_model_temperature(m) - 0.0123f - 0.001f * (1234 % 7)) < 1e-7f, "temperature %g",

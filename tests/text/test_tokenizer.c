@@ -190,7 +190,7 @@ static void test_corrupt(void)
 
 int main(void)
 {
-    snprintf(model_path, sizeof model_path, "%s/tokenizer/rinna-japanese-sp.model", test_shared());
+    snprintf(model_path, sizeof model_path, "%s", test_tokenizer());
     jaclip_tokenizer *tok = NULL;
     jaclip_err err = {0};
     REQUIRE(jaclip_tokenizer_load(model_path, &tok, &err) == JACLIP_OK, "load %s: %s", model_path, err.msg);
