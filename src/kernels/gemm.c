@@ -1076,78 +1076,44 @@ __attribute__((target("avx2"))) static void q8p_mk_avx2(int32_t *c, int ldc, con
 }
 
 /* The same on zmm (AVX-512BW; vpdpbusd with VNNI): a whole panel step (16 channels x 4 k's,
- * 64 bytes) is one register, and NP_ = 1 or 2 adjacent panels (b, b + bstride) make a 6 x 16
- * or 6 x 32 block: 6 or 12 accumulators. The integer sums are exact, as above. */
-#define Q8P_512(NAME_, TGT_, VNNI_, NP_)                                                                          \
-    __attribute__((target(TGT_))) static void NAME_(int32_t *c, int ldc, const int32_t *a, const int8_t *b,        \
-                                                    size_t bstride, int k4n, int fl)                              \
+ * 64 bytes) is one register. R_ = 6 rows (group a) or 12 (two groups: a, then a2) times NP_ = 1
+ * or 2 adjacent panels (b, b + bstride): up to 24 accumulators, and per k4 step NP_ weight
+ * loads and R_ broadcasts. The integer sums are exact, as above. */
+#define Q8P_512(NAME_, TGT_, VNNI_, R_, NP_)                                                                       \
+    __attribute__((target(TGT_))) static void NAME_(int32_t *c, int ldc, const int32_t *a, const int32_t *a2,      \
+                                                    const int8_t *b, size_t bstride, int k4n, int fl)             \
     {                                                                                                             \
         const __m512i ones = _mm512_set1_epi16(1);                                                                \
-        __m512i acc[6][NP_];                                                                                      \
-        _Pragma("GCC unroll 6") for (int i = 0; i < 6; i++) _Pragma("GCC unroll 2") for (int p = 0; p < NP_; p++) \
+        __m512i acc[R_][NP_];                                                                                     \
+        _Pragma("GCC unroll 12") for (int i = 0; i < R_; i++) _Pragma("GCC unroll 2") for (int p = 0; p < NP_; p++) \
             acc[i][p] = (fl & MK_LOAD) ? _mm512_loadu_si512((const void *)(c + (size_t)i * ldc + 16 * p))         \
                                        : _mm512_setzero_si512();                                                  \
         int kpf = fl & MK_PF ? k4n : 0;                                                                           \
-        for (int k = 0; k < k4n; k++, a += 6, b += 64) {                                                          \
+        for (int k = 0; k < k4n; k++, a += 6, a2 += R_ == 12 ? 6 : 0, b += 64) {                                  \
             __m512i w[NP_];                                                                                       \
             _Pragma("GCC unroll 2") for (int p = 0; p < NP_; p++)                                                 \
             {                                                                                                     \
                 if (k < kpf) _mm_prefetch((const char *)(b + (size_t)p * bstride + 64 * 32), _MM_HINT_T0);        \
                 w[p] = _mm512_load_si512((const void *)(b + (size_t)p * bstride));                                \
             }                                                                                                     \
-            _Pragma("GCC unroll 6") for (int i = 0; i < 6; i++)                                                   \
+            _Pragma("GCC unroll 12") for (int i = 0; i < R_; i++)                                                 \
             {                                                                                                     \
-                __m512i x = _mm512_set1_epi32(a[i]);                                                              \
+                __m512i x = _mm512_set1_epi32(i < 6 ? a[i] : a2[i - 6]);                                          \
                 _Pragma("GCC unroll 2") for (int p = 0; p < NP_; p++) acc[i][p] =                                 \
                     VNNI_ ? _mm512_dpbusd_epi32(acc[i][p], x, w[p])                                               \
                           : _mm512_add_epi32(acc[i][p], _mm512_madd_epi16(_mm512_maddubs_epi16(x, w[p]), ones));  \
             }                                                                                                     \
         }                                                                                                         \
-        _Pragma("GCC unroll 6") for (int i = 0; i < 6; i++) _Pragma("GCC unroll 2") for (int p = 0; p < NP_; p++) \
+        _Pragma("GCC unroll 12") for (int i = 0; i < R_; i++) _Pragma("GCC unroll 2") for (int p = 0; p < NP_; p++) \
             _mm512_storeu_si512((void *)(c + (size_t)i * ldc + 16 * p), acc[i][p]);                               \
     }
-Q8P_512(q8p_mk_512_1, "avx512f,avx512bw", 0, 1)
-Q8P_512(q8p_mk_512_2, "avx512f,avx512bw", 0, 2)
-Q8P_512(q8p_mk_512v_1, "avx512f,avx512bw,avx512vnni", 1, 1)
-Q8P_512(q8p_mk_512v_2, "avx512f,avx512bw,avx512vnni", 1, 2)
+Q8P_512(q8p_mk_512_1, "avx512f,avx512bw", 0, 6, 1)
+Q8P_512(q8p_mk_512_2, "avx512f,avx512bw", 0, 6, 2)
+Q8P_512(q8p_mk_512_12, "avx512f,avx512bw", 0, 12, 2)
+Q8P_512(q8p_mk_512v_1, "avx512f,avx512bw,avx512vnni", 1, 6, 1)
+Q8P_512(q8p_mk_512v_2, "avx512f,avx512bw,avx512vnni", 1, 6, 2)
+Q8P_512(q8p_mk_512v_12, "avx512f,avx512bw,avx512vnni", 1, 12, 2)
 #undef Q8P_512
-
-/* 12 rows (two 6-row groups: a, a2) x 32 channels (two panels) in 24 zmm: per k4 step two
- * weight loads and 12 broadcasts for 24 products (the 6-row kernel: 2 and 6 for 12). */
-#define Q8P_512_12(NAME_, TGT_, VNNI_)                                                                            \
-    __attribute__((target(TGT_))) static void NAME_(int32_t *c, int ldc, const int32_t *a, const int32_t *a2,      \
-                                                    const int8_t *b, size_t bstride, int k4n, int fl)             \
-    {                                                                                                             \
-        const __m512i ones = _mm512_set1_epi16(1);                                                                \
-        __m512i acc[12][2];                                                                                       \
-        _Pragma("GCC unroll 12") for (int i = 0; i < 12; i++) _Pragma("GCC unroll 2") for (int p = 0; p < 2; p++) \
-            acc[i][p] = (fl & MK_LOAD) ? _mm512_loadu_si512((const void *)(c + (size_t)i * ldc + 16 * p))         \
-                                       : _mm512_setzero_si512();                                                  \
-        int kpf = fl & MK_PF ? k4n : 0;                                                                           \
-        for (int k = 0; k < k4n; k++, a += 6, a2 += 6, b += 64) {                                                 \
-            if (k < kpf) {                                                                                        \
-                _mm_prefetch((const char *)(b + 64 * 32), _MM_HINT_T0);                                           \
-                _mm_prefetch((const char *)(b + bstride + 64 * 32), _MM_HINT_T0);                                 \
-            }                                                                                                     \
-            __m512i w0 = _mm512_load_si512((const void *)b), w1 = _mm512_load_si512((const void *)(b + bstride)); \
-            _Pragma("GCC unroll 12") for (int i = 0; i < 12; i++)                                                 \
-            {                                                                                                     \
-                __m512i x = _mm512_set1_epi32(i < 6 ? a[i] : a2[i - 6]);                                          \
-                if (VNNI_) {                                                                                      \
-                    acc[i][0] = _mm512_dpbusd_epi32(acc[i][0], x, w0);                                            \
-                    acc[i][1] = _mm512_dpbusd_epi32(acc[i][1], x, w1);                                            \
-                } else {                                                                                          \
-                    acc[i][0] = _mm512_add_epi32(acc[i][0], _mm512_madd_epi16(_mm512_maddubs_epi16(x, w0), ones)); \
-                    acc[i][1] = _mm512_add_epi32(acc[i][1], _mm512_madd_epi16(_mm512_maddubs_epi16(x, w1), ones)); \
-                }                                                                                                 \
-            }                                                                                                     \
-        }                                                                                                         \
-        _Pragma("GCC unroll 12") for (int i = 0; i < 12; i++) _Pragma("GCC unroll 2") for (int p = 0; p < 2; p++) \
-            _mm512_storeu_si512((void *)(c + (size_t)i * ldc + 16 * p), acc[i][p]);                               \
-    }
-Q8P_512_12(q8p_mk_512_12, "avx512f,avx512bw", 0)
-Q8P_512_12(q8p_mk_512v_12, "avx512f,avx512bw,avx512vnni", 1)
-#undef Q8P_512_12
 #endif
 
 /* np (>= 1) adjacent panels (b, b + bstride, ...) x one 6-row group at the current level:
@@ -1160,9 +1126,9 @@ static void q8p_block(int32_t *c, int ldc, const int32_t *a, const int8_t *b, si
         for (int p = 0; p < np; p += 2) {
             bool two = np - p >= 2;
             if (G.vnni)
-                (two ? q8p_mk_512v_2 : q8p_mk_512v_1)(c + p * PW, ldc, a, b + p * bstride, bstride, k4n, fl);
+                (two ? q8p_mk_512v_2 : q8p_mk_512v_1)(c + p * PW, ldc, a, a, b + p * bstride, bstride, k4n, fl);
             else
-                (two ? q8p_mk_512_2 : q8p_mk_512_1)(c + p * PW, ldc, a, b + p * bstride, bstride, k4n, fl);
+                (two ? q8p_mk_512_2 : q8p_mk_512_1)(c + p * PW, ldc, a, a, b + p * bstride, bstride, k4n, fl);
         }
         return;
     }
