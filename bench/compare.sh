@@ -57,13 +57,15 @@ if [ -z "$MODEL" ]; then
   MODEL="$WORK/v2"
   if [ ! -f "$MODEL/model.safetensors" ]; then
     say "generating random full-size v2 weights in $MODEL"
-    nice $PY tools/ref/clyp_ref.py gen --variant v2 --out "$MODEL" --seed 7 >> "$LOG" 2>&1
+    nice $PY tools/ref/clyp_ref.py gen --variant v2 --out "$MODEL" --seed 7 >> "$LOG" 2>&1 ||
+      { echo "compare.sh: generating the weights failed; see $LOG" >&2; exit 1; }
   fi
 fi
 ONNX="$WORK/onnx-$(basename "$MODEL")"
 if [ ! -f "$ONNX/text.onnx" ] || [ "$MODEL/model.safetensors" -nt "$ONNX/text.onnx" ]; then
   say "exporting ONNX to $ONNX"
-  nice $PY bench/export_onnx.py --model "$MODEL" --out "$ONNX" >> "$LOG" 2>&1
+  nice $PY bench/export_onnx.py --model "$MODEL" --out "$ONNX" >> "$LOG" 2>&1 ||
+    { echo "compare.sh: the ONNX export failed; see $LOG" >&2; exit 1; }
 fi
 if [ "$ORT" = python ]; then
   $PY -c 'import onnxruntime' 2>> "$LOG" || { echo "compare.sh: --ort python: $PY has no onnxruntime package" >&2; exit 2; }

@@ -69,15 +69,19 @@ def main():
     kw = {"dynamo": False} if "dynamo" in inspect.signature(torch.onnx.export).parameters else {}
     with torch.no_grad():
         pix = torch.randn(2, 3, S, S)
-        torch.onnx.export(Vision(W, cfg["vision"]), (pix,), os.path.join(a.out, "vision.onnx"), opset_version=14,
+        torch.onnx.export(Vision(W, cfg["vision"]), (pix,), os.path.join(a.out, "vision.onnx.tmp"), opset_version=14,
                           input_names=["pixels"], output_names=["features"],
                           dynamic_axes={"pixels": {0: "batch"}, "features": {0: "batch"}}, **kw)
         ids = torch.randint(5, 1000, (2, 16), dtype=torch.int64)
         mask = torch.ones(2, 16, dtype=torch.int64)
-        torch.onnx.export(Text(W, cfg["text"]), (ids, mask), os.path.join(a.out, "text.onnx"), opset_version=14,
+        torch.onnx.export(Text(W, cfg["text"]), (ids, mask), os.path.join(a.out, "text.onnx.tmp"), opset_version=14,
                           input_names=["ids", "mask"], output_names=["features"],
                           dynamic_axes={"ids": {0: "batch", 1: "len"}, "mask": {0: "batch", 1: "len"},
                                         "features": {0: "batch"}}, **kw)
+    # written under temporary names, renamed only once both are complete (compare.sh takes an
+    # existing text.onnx as a finished export)
+    for n in ("vision.onnx", "text.onnx"):
+        os.replace(os.path.join(a.out, n + ".tmp"), os.path.join(a.out, n))
     for n in ("vision.onnx", "text.onnx"):
         print("%s: %.0f MB" % (n, os.path.getsize(os.path.join(a.out, n)) / 1e6))
 

@@ -27,6 +27,9 @@ def main():
     d, T, R, L = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
     batches = [int(b) for b in sys.argv[5].split(",")]
     which = sys.argv[6] if len(sys.argv) > 6 else "both"
+    for name, needed in (("vision.onnx", which != "text"), ("text.onnx", which != "image")):
+        if needed and not os.path.isfile(os.path.join(d, name)):
+            sys.exit("ort_bench.py: %s: no such file (export it with bench/export_onnx.py)" % os.path.join(d, name))
     so = ort.SessionOptions()
     so.intra_op_num_threads, so.inter_op_num_threads = T, 1
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
