@@ -46,6 +46,10 @@ static void usage(FILE *f)
             "  --profile          per-operation breakdown (GEMM by shape, attention, LayerNorm, ...)\n"
             "  --json             one JSON object on stdout instead of the table\n"
             "\n"
+            "environment (kernel work):\n"
+            "  JACLIP_GEMM=portable|avx2|avx512|avx512vnni   cap the SIMD level\n"
+            "  JACLIP_GEMM_BLOCK=KC,MC,NB[,MR]               fp32 GEMM blocking (bench/cpu_check.sh --sweep)\n"
+            "\n"
             "example:\n"
             "  jaclip bench --model clip-japanese-base-v2 --threads 2 --profile\n");
 }
