@@ -494,26 +494,24 @@ static void mk_portable(float *c, int ldc, const float *a, const float *b, const
 }
 
 #ifdef JC_X86
-/* AVX2: 6 rows x 16 channels in 12 ymm. Rows beyond mr are computed (from the zero padding
- * of the packed group) but not stored. */
+/* AVX2: R (6, 4 or 2) rows x 16 channels in 2R ymm; mr <= R. Only the R rows are computed
+ * (a group's last rows beyond M are zero padding in the packed inp: a 16-token text is
+ * 6 + 6 + 4 rows, not 18). Each element is the same fma chain whatever R. */
 __attribute__((target("avx2,fma,f16c"), always_inline)) static inline void
 mk_avx2_body(float *c, int ldc, const float *a, const float *b, const uint16_t *bh, int kc, int mr, int nr,
-             const float *bias, int fl)
+             const float *bias, int fl, const int R)
 {
     __m256i m0 = _mm256_loadu_si256((const __m256i *)(mask_tab + 16 - (nr < 8 ? nr : 8)));
     __m256i m1 = _mm256_loadu_si256((const __m256i *)(mask_tab + 16 - (nr > 8 ? nr - 8 : 0)));
-    __m256 c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51;
-    if (fl & MK_LOAD) {
-#define LD(I, R0, R1)                                                                                                 \
-    R0 = _mm256_maskload_ps(c + (size_t)(I < mr ? I : 0) * ldc, m0);                                                  \
-    R1 = _mm256_maskload_ps(c + (size_t)(I < mr ? I : 0) * ldc + 8, m1);
-        LD(0, c00, c01) LD(1, c10, c11) LD(2, c20, c21) LD(3, c30, c31) LD(4, c40, c41) LD(5, c50, c51)
-#undef LD
-    } else {
-        c00 = c01 = c10 = c11 = c20 = c21 = c30 = c31 = c40 = c41 = c50 = c51 = _mm256_setzero_ps();
+    __m256 acc[6][2];
+    _Pragma("GCC unroll 6") for (int i = 0; i < R; i++)
+    {
+        const float *ci = c + (size_t)(i < mr ? i : 0) * ldc;
+        acc[i][0] = (fl & MK_LOAD) ? _mm256_maskload_ps(ci, m0) : _mm256_setzero_ps();
+        acc[i][1] = (fl & MK_LOAD) ? _mm256_maskload_ps(ci + 8, m1) : _mm256_setzero_ps();
     }
     for (int k = 0; k < kc; k++, a += 6) {
-        __m256 b0, b1, x;
+        __m256 b0, b1;
         if (bh) { /* fp16 weights: half the bytes to stream; F16C widens them exactly */
             b0 = _mm256_cvtph_ps(_mm_load_si128((const __m128i *)(const void *)bh));
             b1 = _mm256_cvtph_ps(_mm_load_si128((const __m128i *)(const void *)(bh + 8)));
@@ -522,43 +520,48 @@ mk_avx2_body(float *c, int ldc, const float *a, const float *b, const uint16_t *
             b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
             b += PW;
         }
-        x = _mm256_broadcast_ss(a + 0), c00 = _mm256_fmadd_ps(x, b0, c00), c01 = _mm256_fmadd_ps(x, b1, c01);
-        x = _mm256_broadcast_ss(a + 1), c10 = _mm256_fmadd_ps(x, b0, c10), c11 = _mm256_fmadd_ps(x, b1, c11);
-        x = _mm256_broadcast_ss(a + 2), c20 = _mm256_fmadd_ps(x, b0, c20), c21 = _mm256_fmadd_ps(x, b1, c21);
-        x = _mm256_broadcast_ss(a + 3), c30 = _mm256_fmadd_ps(x, b0, c30), c31 = _mm256_fmadd_ps(x, b1, c31);
-        x = _mm256_broadcast_ss(a + 4), c40 = _mm256_fmadd_ps(x, b0, c40), c41 = _mm256_fmadd_ps(x, b1, c41);
-        x = _mm256_broadcast_ss(a + 5), c50 = _mm256_fmadd_ps(x, b0, c50), c51 = _mm256_fmadd_ps(x, b1, c51);
+        _Pragma("GCC unroll 6") for (int i = 0; i < R; i++)
+        {
+            __m256 x = _mm256_broadcast_ss(a + i);
+            acc[i][0] = _mm256_fmadd_ps(x, b0, acc[i][0]);
+            acc[i][1] = _mm256_fmadd_ps(x, b1, acc[i][1]);
+        }
     }
     if ((fl & MK_LAST) && bias) {
         __m256 b0 = _mm256_maskload_ps(bias, m0), b1 = _mm256_maskload_ps(bias + 8, m1);
-        c00 = _mm256_add_ps(c00, b0), c01 = _mm256_add_ps(c01, b1), c10 = _mm256_add_ps(c10, b0);
-        c11 = _mm256_add_ps(c11, b1), c20 = _mm256_add_ps(c20, b0), c21 = _mm256_add_ps(c21, b1);
-        c30 = _mm256_add_ps(c30, b0), c31 = _mm256_add_ps(c31, b1), c40 = _mm256_add_ps(c40, b0);
-        c41 = _mm256_add_ps(c41, b1), c50 = _mm256_add_ps(c50, b0), c51 = _mm256_add_ps(c51, b1);
+        _Pragma("GCC unroll 6") for (int i = 0; i < R; i++)
+        {
+            acc[i][0] = _mm256_add_ps(acc[i][0], b0);
+            acc[i][1] = _mm256_add_ps(acc[i][1], b1);
+        }
     }
-    if (nr == PW) {
-#define ST(I, R0, R1)                                                                                                 \
-    if (I < mr) _mm256_storeu_ps(c + (size_t)I * ldc, R0), _mm256_storeu_ps(c + (size_t)I * ldc + 8, R1);
-        ST(0, c00, c01) ST(1, c10, c11) ST(2, c20, c21) ST(3, c30, c31) ST(4, c40, c41) ST(5, c50, c51)
-#undef ST
-    } else {
-#define ST(I, R0, R1)                                                                                                 \
-    if (I < mr) _mm256_maskstore_ps(c + (size_t)I * ldc, m0, R0), _mm256_maskstore_ps(c + (size_t)I * ldc + 8, m1, R1);
-        ST(0, c00, c01) ST(1, c10, c11) ST(2, c20, c21) ST(3, c30, c31) ST(4, c40, c41) ST(5, c50, c51)
-#undef ST
+    _Pragma("GCC unroll 6") for (int i = 0; i < R; i++)
+    {
+        if (i >= mr) break;
+        if (nr == PW) {
+            _mm256_storeu_ps(c + (size_t)i * ldc, acc[i][0]);
+            _mm256_storeu_ps(c + (size_t)i * ldc + 8, acc[i][1]);
+        } else {
+            _mm256_maskstore_ps(c + (size_t)i * ldc, m0, acc[i][0]);
+            _mm256_maskstore_ps(c + (size_t)i * ldc + 8, m1, acc[i][1]);
+        }
     }
 }
 
 __attribute__((target("avx2,fma,f16c"))) static void mk_avx2(float *c, int ldc, const float *a, const float *b, int kc,
                                                               int mr, int nr, const float *bias, int fl)
 {
-    mk_avx2_body(c, ldc, a, b, NULL, kc, mr, nr, bias, fl);
+    if (mr > 4) mk_avx2_body(c, ldc, a, b, NULL, kc, mr, nr, bias, fl, 6);
+    else if (mr > 2) mk_avx2_body(c, ldc, a, b, NULL, kc, mr, nr, bias, fl, 4);
+    else mk_avx2_body(c, ldc, a, b, NULL, kc, mr, nr, bias, fl, 2);
 }
 
 __attribute__((target("avx2,fma,f16c"))) static void mk_avx2h(float *c, int ldc, const float *a, const uint16_t *bh,
                                                                int kc, int mr, int nr, const float *bias, int fl)
 {
-    mk_avx2_body(c, ldc, a, NULL, bh, kc, mr, nr, bias, fl);
+    if (mr > 4) mk_avx2_body(c, ldc, a, NULL, bh, kc, mr, nr, bias, fl, 6);
+    else if (mr > 2) mk_avx2_body(c, ldc, a, NULL, bh, kc, mr, nr, bias, fl, 4);
+    else mk_avx2_body(c, ldc, a, NULL, bh, kc, mr, nr, bias, fl, 2);
 }
 
 /* AVX-512: R = 6 rows x 32 channels (two panels, b and b2 = the next panel) in 12 zmm, or
