@@ -2,7 +2,8 @@
  * bench.c — `jaclip bench`: how fast the model runs on this machine. Measures the fp32 FMA
  * peak of the CPU with a register-only probe (1 thread and all pool threads), then times
  * the image tower (batch 1 and 8, synthetic pixels) and the text tower (batch 1 and 8,
- * synthetic ids of --text-len tokens, packed without padding) as best-of-N and median,
+ * synthetic ids of --text-len tokens, packed without padding; or the texts of a file with
+ * --texts-from, in file order, B at a time) as best-of-N and median,
  * with GFLOP/s and % of the measured peak. --profile adds a per-operation breakdown
  * (kernels/prof.h). Timings are wall clock: on a shared machine compare runs made in one
  * go, never numbers from different days.
@@ -14,6 +15,7 @@
 
 #include "base/base.h"
 #include "cli.h"
+#include "cli_model.h"
 #include "kernels/gemm.h"
 #include "kernels/prof.h"
 
@@ -41,6 +43,9 @@ static void usage(FILE *f)
             "                     int8: quantize the transformer blocks at load (see README)\n"
             "  --runs N           timed runs per measurement (default 5, after one warm-up)\n"
             "  --text-len L       tokens per synthetic text, [CLS] included (default 16)\n"
+            "  --texts-from FILE  time these texts instead (UTF-8, one per line, as jaclip embed reads them):\n"
+            "                     tokenized first, then embedded B at a time in file order; ms per\n"
+            "                     text is a pass over the whole file divided by its size\n"
             "  --batches LIST     batch sizes, comma-separated (default 1,8)\n"
             "  --only image|text  time one tower only\n"
             "  --profile          per-operation breakdown (GEMM by shape, attention, LayerNorm, ...)\n"
@@ -51,7 +56,8 @@ static void usage(FILE *f)
             "  JACLIP_GEMM_BLOCK=KC,MC,NB[,MR]               fp32 GEMM blocking (bench/cpu_check.sh --sweep)\n"
             "\n"
             "example:\n"
-            "  jaclip bench --model clip-japanese-base-v2 --threads 2 --profile\n");
+            "  jaclip bench --model clip-japanese-base-v2 --threads 2 --profile\n"
+            "  jaclip bench --model clip-japanese-base-v2 --only text --texts-from prompts.txt\n");
 }
 
 /* ---- FMA peak probe ------------------------------------------------------------------- */
@@ -172,6 +178,16 @@ static double text_flops(const jaclip_model *m, int L, int H, int I, int layers)
     return (layers - 1) * per + (layers > 0 ? last : 0) + 2.0 * H * jaclip_model_dim(m);
 }
 
+/* One pass over a tokenized file: its chunks (batches), in order. */
+static jaclip_status embed_chunks(jaclip_model *m, const jaclip_token_batch *c, int n, float *feat, jaclip_err *err)
+{
+    for (int i = 0; i < n; i++) {
+        jaclip_status s = jaclip_embed_tokens(m, &c[i], feat, err);
+        if (s) return s;
+    }
+    return JACLIP_OK;
+}
+
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -202,6 +218,10 @@ static void print_profile(const char *title, bool json)
 static int run_bench(int argc, char **argv)
 {
     const char *model_dir = NULL, *tokenizer = NULL, *dtype = "fp32", *only = NULL, *batches_s = "1,8";
+    const char *texts_path = NULL;
+    cli_strs texts = {0};
+    jaclip_token_batch *chunks = NULL; /* --texts-from: the file tokenized, per batch size */
+    int n_chunks = 0;
     long threads = 0, runs = 5, text_len = 16;
     bool profile = false, json = false;
     int rc = 1;
@@ -237,6 +257,8 @@ static int run_bench(int argc, char **argv)
             if (!(v = cli_value(CMD, argc, argv, &i)) || !cli_parse_int(CMD, a, v, 1, 1000, &runs)) return 1;
         } else if (strcmp(a, "--text-len") == 0) {
             if (!(v = cli_value(CMD, argc, argv, &i)) || !cli_parse_int(CMD, a, v, 1, 512, &text_len)) return 1;
+        } else if (strcmp(a, "--texts-from") == 0) {
+            if (!(texts_path = cli_value(CMD, argc, argv, &i))) return 1;
         } else if (strcmp(a, "--profile") == 0) {
             profile = true;
         } else if (strcmp(a, "--json") == 0) {
@@ -246,6 +268,8 @@ static int run_bench(int argc, char **argv)
         }
     }
     if (!model_dir) return cli_failf(CMD, "--model DIR is required (jaclip bench --help)");
+    if (texts_path && only && strcmp(only, "image") == 0)
+        return cli_failf(CMD, "--texts-from times the text tower; it cannot go with --only image");
     int batches[8], n_batches = 0;
     for (const char *p = batches_s; *p && n_batches < 8;) {
         char *end;
@@ -267,6 +291,7 @@ static int run_bench(int argc, char **argv)
         goto done;
     }
     double t_loaded = jc_now() - t_load;
+    double file_flops = 0, file_tokens = 0;
     const jaclip_image_params *ip = jaclip_model_image_params(m);
     int S = ip->image_size, dim = jaclip_model_dim(m);
     size_t per = (size_t)3 * S * S;
@@ -279,6 +304,32 @@ static int run_bench(int argc, char **argv)
     if (!pix || !feat || !ids || !lens) {
         rc = cli_failf(CMD, "out of memory");
         goto done;
+    }
+    if (texts_path) {
+        const jaclip_tokenizer *tok = jaclip_model_tokenizer(m);
+        if (!tok) {
+            rc = cli_failf(CMD, "--texts-from needs the tokenizer: %s has no spiece.model, give --tokenizer FILE",
+                           model_dir);
+            goto done;
+        }
+        if (!cli_read_lines(CMD, texts_path, false, &texts)) goto done;
+        if (texts.n == 0) {
+            rc = cli_failf(CMD, "%s: no texts (the file is empty)", texts_path);
+            goto done;
+        }
+        for (int bi = 0; bi < n_batches; bi++) n_chunks += (texts.n + batches[bi] - 1) / batches[bi];
+        if (!(chunks = calloc((size_t)n_chunks, sizeof *chunks))) {
+            rc = cli_failf(CMD, "out of memory");
+            goto done;
+        }
+        for (int bi = 0, c = 0; bi < n_batches; bi++)
+            for (int i = 0; i < texts.n; i += batches[bi], c++) {
+                int n = texts.n - i < batches[bi] ? texts.n - i : batches[bi];
+                if (jaclip_tokenize_batch(tok, (const char *const *)texts.v + i, n, 0, &chunks[c], &err)) {
+                    rc = cli_fail(CMD, &err);
+                    goto done;
+                }
+            }
     }
     uint64_t st = 12345;
     for (size_t i = 0; i < per * maxb; i++) {
@@ -295,7 +346,8 @@ static int run_bench(int argc, char **argv)
     /* first feature (an image unless --only text) */
     bool do_image = !only || strcmp(only, "image") == 0, do_text = !only || strcmp(only, "text") == 0;
     jaclip_token_batch tb = {.ids = ids, .n = 1, .len = (int)text_len, .lengths = lens};
-    jaclip_status st_rc = do_image ? jaclip_embed_pixels(m, pix, 1, feat, &err) : jaclip_embed_tokens(m, &tb, feat, &err);
+    jaclip_status st_rc = do_image ? jaclip_embed_pixels(m, pix, 1, feat, &err)
+                                   : jaclip_embed_tokens(m, chunks ? &chunks[0] : &tb, feat, &err);
     if (st_rc) {
         rc = cli_fail(CMD, &err);
         goto done;
@@ -334,6 +386,11 @@ static int run_bench(int argc, char **argv)
         free(path);
     }
     (void)cf;
+    for (int i = 0; texts_path && i < texts.n; i++) { /* the first batch size's chunks cover the file once */
+        int B = batches[0], L = chunks[i / B].lengths[i % B];
+        file_flops += text_flops(m, L, H, I, layers);
+        file_tokens += L;
+    }
     result res[32];
     int nres = 0;
     double *times = malloc((size_t)runs * sizeof(double));
@@ -343,21 +400,27 @@ static int run_bench(int argc, char **argv)
     }
     for (int pass = 0; pass < 2; pass++) {
         if ((pass == 0 && !do_image) || (pass == 1 && !do_text)) continue;
-        for (int bi = 0; bi < n_batches; bi++) {
-            int B = batches[bi];
-            double flops = pass == 0 ? image_flops(m, S, ps, D, F, depth, heads) : text_flops(m, (int)text_len, H, I, layers);
+        for (int bi = 0, c0 = 0; bi < n_batches; bi++) {
+            int B = batches[bi], nc = chunks ? (texts.n + B - 1) / B : 0; /* this size's chunks: c0 .. c0+nc-1 */
+            bool file = pass == 1 && chunks;
+            double flops = pass == 0 ? image_flops(m, S, ps, D, F, depth, heads)
+                           : file    ? file_flops / texts.n
+                                     : text_flops(m, (int)text_len, H, I, layers);
             tb.n = B;
             for (int r = -1; r < (int)runs; r++) {
                 double t = jc_now();
-                jaclip_status s = pass == 0 ? jaclip_embed_pixels(m, pix, B, feat, &err) : jaclip_embed_tokens(m, &tb, feat, &err);
+                jaclip_status s = pass == 0 ? jaclip_embed_pixels(m, pix, B, feat, &err)
+                                  : file    ? embed_chunks(m, chunks + c0, nc, feat, &err)
+                                            : jaclip_embed_tokens(m, &tb, feat, &err);
                 t = jc_now() - t;
                 if (s) {
                     free(times);
                     rc = cli_fail(CMD, &err);
                     goto done;
                 }
-                if (r >= 0) times[r] = t / B;
+                if (r >= 0) times[r] = t / (file ? texts.n : B);
             }
+            c0 += nc;
             qsort(times, (size_t)runs, sizeof *times, cmp_double);
             result *R = &res[nres++];
             R->what = pass == 0 ? "image" : "text";
@@ -366,8 +429,10 @@ static int run_bench(int argc, char **argv)
             R->median_ms = (runs % 2 ? times[runs / 2] : 0.5 * (times[runs / 2 - 1] + times[runs / 2])) * 1e3;
             R->gflops = flops / times[0] / 1e9;
             if (!json) {
-                char label[32];
-                snprintf(label, sizeof label, pass == 0 ? "image" : "text (%ld tok)", text_len);
+                char label[48];
+                if (pass == 1 && chunks)
+                    snprintf(label, sizeof label, "%d texts (%.1f tok)", texts.n, file_tokens / texts.n);
+                else snprintf(label, sizeof label, pass == 0 ? "image" : "text (%ld tok)", text_len);
                 printf("%-15s batch %3d: best %8.2f ms/%s, median %8.2f  %7.1f GFLOP/s  %5.1f%% of peak\n", label, B,
                        R->best_ms, pass == 0 ? "image" : "text", R->median_ms, R->gflops, 100 * R->gflops / peakn);
             }
@@ -377,7 +442,11 @@ static int run_bench(int argc, char **argv)
             tb.n = B;
             kprof_reset();
             kprof_enable(true);
-            jaclip_status s = pass == 0 ? jaclip_embed_pixels(m, pix, B, feat, &err) : jaclip_embed_tokens(m, &tb, feat, &err);
+            /* with --texts-from: one pass over the file at the last batch size */
+            jaclip_status s = pass == 0  ? jaclip_embed_pixels(m, pix, B, feat, &err)
+                              : chunks ? embed_chunks(m, chunks + n_chunks - (texts.n + B - 1) / B,
+                                                      (texts.n + B - 1) / B, feat, &err)
+                                       : jaclip_embed_tokens(m, &tb, feat, &err);
             kprof_enable(false);
             if (s) {
                 free(times);
@@ -385,15 +454,18 @@ static int run_bench(int argc, char **argv)
                 goto done;
             }
             char title[64];
-            snprintf(title, sizeof title, "%s tower, batch %d", pass == 0 ? "image" : "text", B);
+            snprintf(title, sizeof title, "%s tower, batch %d%s", pass == 0 ? "image" : "text", B,
+                     pass == 1 && chunks ? ", the whole file" : "");
             print_profile(title, json);
         }
     }
     free(times);
     if (json) {
         printf("{\"model\": \"%s\", \"dtype\": \"%s\", \"kernel\": \"%s\", \"threads\": %d, \"load_s\": %.4f, "
-               "\"first_feature_s\": %.4f, \"peak_gflops_1\": %.1f, \"peak_gflops\": %.1f, \"text_len\": %ld, \"results\": [",
+               "\"first_feature_s\": %.4f, \"peak_gflops_1\": %.1f, \"peak_gflops\": %.1f, \"text_len\": %ld, ",
                model_dir, jaclip_model_dtype(m), gemm_kernel_name(), nthreads, t_loaded, t_first, peak1, peakn, text_len);
+        if (chunks) printf("\"texts\": %d, \"mean_text_len\": %.2f, ", texts.n, file_tokens / texts.n);
+        printf("\"results\": [");
         for (int i = 0; i < nres; i++)
             printf("%s{\"tower\": \"%s\", \"batch\": %d, \"best_ms\": %.3f, \"median_ms\": %.3f, \"gflops\": %.1f}",
                    i ? ", " : "", res[i].what, res[i].batch, res[i].best_ms, res[i].median_ms, res[i].gflops);
@@ -401,6 +473,9 @@ static int run_bench(int argc, char **argv)
     }
     rc = 0;
 done:
+    for (int c = 0; chunks && c < n_chunks; c++) jaclip_token_batch_free(&chunks[c]);
+    free(chunks);
+    cli_strs_free(&texts);
     free(pix);
     free(feat);
     free(ids);

@@ -2,7 +2,8 @@
  * test_embed.c — `jaclip embed` and `jaclip classify` end to end on the small golden model:
  * image files and texts give the PyTorch reference's features (decoding, letterbox and
  * tokenizer included), --normalize gives unit rows, --batch does not change results,
- * classify's probabilities are a softmax over the labels; and the failure paths: missing
+ * classify's probabilities are a softmax over the labels, bench --texts-from times the
+ * file's texts; and the failure paths: missing
  * tokenizer, non-image file, corrupt weights, bad options — each a clear message, a
  * non-zero exit and no output file.
  */
@@ -148,6 +149,34 @@ int main(void)
         CHECK(strstr(o, "chelsea.png\n") && strstr(o, "  犬\n") && strstr(o, "  猫\n"), "table: %s", o);
         free(o);
     }
+
+    /* bench --texts-from: the file's texts are what is timed (count and mean length as the
+     * tokenizer gives them), at each --batches size */
+    snprintf(args, sizeof args, "tokenize --tokenizer %s --texts-from " GOLD "texts.txt", tok);
+    CHECK(jaclip(args) == 0, "tokenize failed");
+    {
+        char *o = slurp("out.txt");
+        int n = 0, ids = 0;
+        for (const char *p = o; *p; p++) n += *p == '\n', ids += *p == ',' || *p == '[';
+        free(o);
+        snprintf(args, sizeof args, "bench --model %s --tokenizer %s --only text --texts-from " GOLD "texts.txt "
+                 "--runs 1 --batches 1,3 --threads 2 --json", model, tok);
+        CHECK(jaclip(args) == 0, "bench --texts-from failed");
+        o = slurp("out.txt");
+        char want[64];
+        snprintf(want, sizeof want, "\"texts\": %d, \"mean_text_len\": %.2f,", n, (double)ids / (n ? n : 1));
+        CHECK(n > 3 && strstr(o, want), "bench --texts-from: expected %s in %s", want, o);
+        CHECK(strstr(o, "{\"tower\": \"text\", \"batch\": 1,") && strstr(o, "{\"tower\": \"text\", \"batch\": 3,") &&
+                  !strstr(o, "\"image\""),
+              "bench --texts-from: results %s", o);
+        free(o);
+    }
+    snprintf(args, sizeof args, "%s/empty.txt", tmp);
+    test_system(": > %s", args);
+    snprintf(args, sizeof args, "bench --model %s --tokenizer %s --only text --texts-from %s/empty.txt", model, tok, tmp);
+    expect_error("bench empty texts", args, "no texts", NULL);
+    snprintf(args, sizeof args, "bench --model %s --tokenizer %s --only image --texts-from " GOLD "texts.txt", model, tok);
+    expect_error("bench texts + image", args, "--only image", NULL);
 
     /* failures */
     snprintf(out, sizeof out, "%s/fail.npy", tmp);
