@@ -18,6 +18,10 @@
 #      (round 1 only) — image batch 1 and 8, 16-token texts batch 1 and 8, RUNS timed runs
 #      per point after a warm-up. The baseline is thus rerun in the same job; every system's
 #      number is its best over all rounds (medians printed too);
+#      Then (information, not a bar) 96 real zero-shot prompts (ImageNet-ja templates x class
+#      names from ../shared/zeroshot, 4-11 tokens): jaclip embeds each text at its own length;
+#      ORT gets each batch padded to its longest text, once in prompt order and once sorted
+#      by length (which is the best an ORT user can do);
 #   5. int8 vs fp32 feature cosine on ../shared/images/photos (and on a trained small model
 #      when JACLIP_TRAINED_MODEL names one); fp16 weights vs fp32 on the photos and 8 captions;
 #   6. the table with ratios and PASS/FAIL per bar.
@@ -86,6 +90,14 @@ if [ "$HAS512" -gt 0 ]; then CORETYPE=SkylakeX; else CORETYPE=""; fi
 say "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) CPUs for this run (of $(grep -c ^processor /proc/cpuinfo)); SIMD: $(grep -m1 -o -w 'avx2\|avx512f\|avx512bw\|avx512_vnni\|avx_vnni\|amx_int8' /proc/cpuinfo | sort -u | xargs); load: $(cut -d' ' -f1-3 /proc/loadavg)"
 RES="$WORK/results.jsonl"
 : > "$RES"
+# zero-shot prompts: template i mod 37 with class name (37 i) mod 1000, 96 of them
+ZS="$SHARED/zeroshot"
+awk -F'\t' 'FNR == 1 { next } FILENAME ~ /templates/ { t[nt++] = $2; next } { c[nc++] = $3 }
+  END { for (i = 0; i < 96; i++) { s = t[i % nt]; p = index(s, "{}")
+          print (p ? substr(s, 1, p - 1) c[(i * 37) % nc] substr(s, p + 2) : s) } }' \
+  "$ZS/imagenet-ja-templates.tsv" "$ZS/imagenet1k-ja-classnames.tsv" > "$WORK/prompts.txt"
+"$BIN" tokenize --tokenizer "$TOK" --texts-from "$WORK/prompts.txt" > "$WORK/prompts.ids"
+awk -F, '{ print NF "\t" $0 }' "$WORK/prompts.ids" | sort -n -s -k1,1 | cut -f2- > "$WORK/prompts-sorted.ids"
 J=(--model "$MODEL" --tokenizer "$TOK" --runs "$RUNS" --text-len 16 --batches 1,8 --json)
 for r in $(seq 1 "$ROUNDS"); do
   say "round $r/$ROUNDS: ONNX Runtime ($ORT, $THREADS threads)"
@@ -96,6 +108,10 @@ for r in $(seq 1 "$ROUNDS"); do
   echo "{\"sys\": \"jaclip-int8\", \"round\": $r, \"data\": $("$BIN" bench "${J[@]}" --threads "$THREADS" --dtype int8)}" >> "$RES"
   say "round $r/$ROUNDS: jaclip fp16 weights ($THREADS threads, texts)"
   echo "{\"sys\": \"jaclip-fp16\", \"round\": $r, \"data\": $("$BIN" bench "${J[@]}" --threads "$THREADS" --dtype fp16 --only text)}" >> "$RES"
+  say "round $r/$ROUNDS: zero-shot prompts: ORT in prompt order, ORT sorted by length, jaclip fp32"
+  echo "{\"sys\": \"ort-prompts\", \"round\": $r, \"data\": $("${ORT_CMD[@]}" "$ONNX" "$THREADS" "$RUNS" 16 1,8 text "$WORK/prompts.ids")}" >> "$RES"
+  echo "{\"sys\": \"ort-prompts-sorted\", \"round\": $r, \"data\": $("${ORT_CMD[@]}" "$ONNX" "$THREADS" "$RUNS" 16 1,8 text "$WORK/prompts-sorted.ids")}" >> "$RES"
+  echo "{\"sys\": \"jaclip-prompts\", \"round\": $r, \"data\": $("$BIN" bench "${J[@]}" --threads "$THREADS" --only text --texts-from "$WORK/prompts.txt")}" >> "$RES"
   say "round $r/$ROUNDS: jaclip fp32 (1 thread, image batch 8)"
   echo "{\"sys\": \"jaclip-1t\", \"round\": $r, \"data\": $("$BIN" bench --model "$MODEL" --tokenizer "$TOK" --runs "$RUNS" --batches 8 --only image --json --threads 1)}" >> "$RES"
   if [ "$r" = 1 ] && [ "$SKIP_TORCH" = 0 ]; then
@@ -213,6 +229,16 @@ if trained:
     bar("trained model: same zero-shot top-1, fp32 vs int8 (%d CIFAR-10 images)" % len(f), same, 0.99, le=False)
 else:
     print("  (no trained model given: JACLIP_TRAINED_MODEL unset)")
+zp = [r["data"] for r in rows if r["sys"] == "jaclip-prompts"]
+if zp:
+    print("\nzero-shot prompts (%d ImageNet-ja prompts, mean %.1f tokens; information, not a bar of issue 5):"
+          % (zp[0]["texts"], zp[0]["mean_text_len"]))
+    print("  %-10s %22s %22s %16s %10s %10s" % ("ms/text", "ORT (prompt order)", "ORT (sorted by len)", "jaclip fp32",
+                                                "/ ORT", "/ sorted"))
+    for batch in (1, 8):
+        o, so_, j = best("ort-prompts", "text", batch), best("ort-prompts-sorted", "text", batch), best("jaclip-prompts", "text", batch)
+        if o[0] and so_[0] and j[0]:
+            print("  batch %-4d %10.2f/%-11.2f %10.2f/%-11.2f %7.2f/%-8.2f %10.3f %10.3f" % (batch, *o, *so_, *j, j[0] / o[0], j[0] / so_[0]))
 peaks = [(r["data"]["peak_gflops_1"], r["data"]["peak_gflops"]) for r in rows if r["sys"] == "jaclip"]
 p1, pn = max(p[0] for p in peaks), max(p[1] for p in peaks)
 print("\nmeasured fp32 FMA peak (best): 1 thread %.1f, all threads %.1f GFLOP/s" % (p1, pn))

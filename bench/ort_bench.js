@@ -1,7 +1,11 @@
 // ort_bench.js — times the exported towers in ONNX Runtime (npm onnxruntime-node, CPU
 // execution provider, graph optimisations 'all') on synthetic inputs, best-of-N and median,
 // and prints one JSON object (ms per image / per text).
-// usage: node bench/ort_bench.js ONNXDIR THREADS RUNS TEXT_LEN BATCHES(comma list) [image|text|both]
+// usage: node bench/ort_bench.js ONNXDIR THREADS RUNS TEXT_LEN BATCHES(comma list) [image|text|both] [IDS]
+// IDS: a file of token id arrays, one JSON array per line (`jaclip tokenize --texts-from`):
+// the texts are then timed instead of synthetic ones, B at a time in file order, each batch
+// padded to its longest text (mask 0 on the pads, as a tokenizer with padding='longest' gives);
+// ms per text is a pass over the whole file divided by its size.
 const path = require('path');
 const ort = require(path.join(__dirname, 'node_modules', 'onnxruntime-node'));
 
@@ -12,7 +16,10 @@ function stats(ts) {
 }
 
 async function main() {
-  const [dir, threads, runs, textLen, batchesS, which = 'both'] = process.argv.slice(2);
+  const [dir, threads, runs, textLen, batchesS, which = 'both', idsPath] = process.argv.slice(2);
+  const fs = require('fs');
+  const texts = idsPath ? fs.readFileSync(idsPath, 'utf8').split('\n').filter(l => l.trim()).map(l => JSON.parse(l)) : null;
+  if (texts && !texts.length) throw new Error(idsPath + ': no id arrays');
   const T = parseInt(threads), R = parseInt(runs), L = parseInt(textLen);
   const batches = batchesS.split(',').map(Number);
   const opts = { executionProviders: ['cpu'], intraOpNumThreads: T, interOpNumThreads: 1,
@@ -37,7 +44,27 @@ async function main() {
       out.image[B] = stats(ts);
     }
   }
-  if (which !== 'image') {
+  if (which !== 'image' && texts) {
+    out.texts = texts.length;
+    const s = await ort.InferenceSession.create(path.join(dir, 'text.onnx'), opts);
+    for (const B of batches) {
+      const feeds = [];
+      for (let i = 0; i < texts.length; i += B) {
+        const chunk = texts.slice(i, i + B), L = Math.max(...chunk.map(t => t.length));
+        const ids = new BigInt64Array(chunk.length * L).fill(3n), mask = new BigInt64Array(chunk.length * L);
+        chunk.forEach((t, r) => t.forEach((id, c) => { ids[r * L + c] = BigInt(id); mask[r * L + c] = 1n; }));
+        feeds.push({ ids: new ort.Tensor('int64', ids, [chunk.length, L]), mask: new ort.Tensor('int64', mask, [chunk.length, L]) });
+      }
+      const ts = [];
+      for (let r = -1; r < R; r++) {
+        const t0 = process.hrtime.bigint();
+        for (const f of feeds) await s.run(f);
+        const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+        if (r >= 0) ts.push(ms / texts.length);
+      }
+      out.text[B] = stats(ts);
+    }
+  } else if (which !== 'image') {
     const s = await ort.InferenceSession.create(path.join(dir, 'text.onnx'), opts);
     for (const B of batches) {
       const ids = new BigInt64Array(B * L), mask = new BigInt64Array(B * L);
