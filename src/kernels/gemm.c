@@ -708,10 +708,11 @@ static void mm_task(void *ctx, int task, int thread)
     int N = pn;
     if (j->M <= SMALL_M) {
         /* few rows (a batch-1 text): W comes from memory once; walk it in address order
-         * (panel by panel, k slices inside: the packed panels are contiguous) and, while the
-         * row groups work on one slice, ask for the next one, a share of its lines per group */
+         * (panel by panel, k slices inside: the packed panels are contiguous), one forward
+         * stream per task that the hardware prefetcher follows. (Software prefetches of the
+         * next slice, spread over the row groups, were measured on Zen 3 to make batch-1
+         * texts 12-18 % slower at 7 tokens and 4-9 % at 16: bench/README.md.) */
         int gb = (mb + 5) / 6;
-        size_t esz = j->pwh ? sizeof(uint16_t) : sizeof(float);
         _Alignas(64) float wide[KC2 * 2 * PW]; /* an fp16 slice widened (96 KB) */
         for (int n = n0; n < n0 + nb; n += step) {
             int nr = n0 + nb - n < step ? n0 + nb - n : step;
@@ -722,8 +723,6 @@ static void mm_task(void *ctx, int task, int thread)
                 size_t bo = (size_t)(n / PW) * ps + (size_t)k0 * PW;
                 const float *b = j->pw ? j->pw + bo : NULL;
                 const uint16_t *bh = j->pwh ? j->pwh + bo : NULL;
-                const char *next = (const char *)(b ? (const void *)b : (const void *)bh) + (size_t)kc * PW * esz * (step / PW);
-                size_t lines = (size_t)kc * PW * esz * (step / PW) / 64;
                 size_t pst = ps;
                 if (bh && gb > 1 && kc <= KC2) { /* widen the fp16 slice once for all row groups (exact) */
                     for (int q = 0; q < step / PW && (q == 0 || nr > PW); q++)
@@ -733,12 +732,6 @@ static void mm_task(void *ctx, int task, int thread)
                 /* calls of two 6-row groups at once where the 12-row kernel is in use */
                 int per = G.mr == 12 ? 2 : 1, calls = (gb + per - 1) / per;
                 for (int q = 0; q < calls; q++) {
-#ifdef JC_X86
-                    for (size_t l = lines * q / calls; l < lines * (q + 1) / calls; l++)
-                        _mm_prefetch(next + l * 64, _MM_HINT_T1);
-#else
-                    (void)next, (void)lines;
-#endif
                     int i = m0 + 6 * per * q, left = m0 + mb - i;
                     const float *a = j->ap + ((size_t)(i / 6) * K + k0) * 6;
 #ifdef JC_X86
