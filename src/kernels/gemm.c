@@ -370,28 +370,6 @@ __attribute__((target("avx2,fma,f16c"))) static void to_f16_f16c(uint16_t *d, co
 }
 #endif
 
-#ifdef JC_X86
-__attribute__((target("avx2,fma,f16c"))) static void to_f32_f16c(float *d, const uint16_t *s, size_t n)
-{
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        _mm256_store_ps(d + i, _mm256_cvtph_ps(_mm_load_si128((const __m128i *)(const void *)(s + i))));
-    for (; i < n; i++) d[i] = jc_f16_to_f32(s[i]);
-}
-#endif
-
-/* fp16 panel slice -> fp32 (both 32-byte aligned, as packed panels are) */
-static void to_f32(float *d, const uint16_t *s, size_t n)
-{
-#ifdef JC_X86
-    if (G.level >= LV_AVX2) {
-        to_f32_f16c(d, s, n);
-        return;
-    }
-#endif
-    for (size_t i = 0; i < n; i++) d[i] = jc_f16_to_f32(s[i]);
-}
-
 static void to_f16(uint16_t *d, const float *s, size_t n)
 {
 #ifdef JC_X86
@@ -711,9 +689,10 @@ static void mm_task(void *ctx, int task, int thread)
          * (panel by panel, k slices inside: the packed panels are contiguous), one forward
          * stream per task that the hardware prefetcher follows. (Software prefetches of the
          * next slice, spread over the row groups, were measured on Zen 3 to make batch-1
-         * texts 12-18 % slower at 7 tokens and 4-9 % at 16: bench/README.md.) */
+         * texts 12-18 % slower at 7 tokens and 4-9 % at 16: bench/README.md.) fp16 weights
+         * are widened inside the micro-kernel by every row group; widening a slice once into
+         * a buffer for all of them was 10-25 % slower at batch 1 on Zen 3 (bench/README.md). */
         int gb = (mb + 5) / 6;
-        _Alignas(64) float wide[KC2 * 2 * PW]; /* an fp16 slice widened (96 KB) */
         for (int n = n0; n < n0 + nb; n += step) {
             int nr = n0 + nb - n < step ? n0 + nb - n : step;
             const float *bias = BIAS(n);
@@ -723,12 +702,6 @@ static void mm_task(void *ctx, int task, int thread)
                 size_t bo = (size_t)(n / PW) * ps + (size_t)k0 * PW;
                 const float *b = j->pw ? j->pw + bo : NULL;
                 const uint16_t *bh = j->pwh ? j->pwh + bo : NULL;
-                size_t pst = ps;
-                if (bh && gb > 1 && kc <= KC2) { /* widen the fp16 slice once for all row groups (exact) */
-                    for (int q = 0; q < step / PW && (q == 0 || nr > PW); q++)
-                        to_f32(wide + (size_t)q * kc * PW, bh + (size_t)q * ps, (size_t)kc * PW);
-                    b = wide, bh = NULL, pst = (size_t)kc * PW;
-                }
                 /* calls of two 6-row groups at once where the 12-row kernel is in use */
                 int per = G.mr == 12 ? 2 : 1, calls = (gb + per - 1) / per;
                 for (int q = 0; q < calls; q++) {
@@ -736,12 +709,12 @@ static void mm_task(void *ctx, int task, int thread)
                     const float *a = j->ap + ((size_t)(i / 6) * K + k0) * 6;
 #ifdef JC_X86
                     if (per == 2 && left > 6) {
-                        mk_avx512_12(OUT(n) + (size_t)i * N, N, a, a + (size_t)6 * K, b, b ? b + pst : NULL, bh,
-                                     bh ? bh + pst : NULL, kc, left < 12 ? left : 12, nr, bias, fl);
+                        mk_avx512_12(OUT(n) + (size_t)i * N, N, a, a + (size_t)6 * K, b, b ? b + ps : NULL, bh,
+                                     bh ? bh + ps : NULL, kc, left < 12 ? left : 12, nr, bias, fl);
                         continue;
                     }
 #endif
-                    mk_call(level, OUT(n) + (size_t)i * N, N, a, b, bh, pst, kc, left < 6 ? left : 6, nr, bias, fl);
+                    mk_call(level, OUT(n) + (size_t)i * N, N, a, b, bh, ps, kc, left < 6 ? left : 6, nr, bias, fl);
                 }
             }
         }
