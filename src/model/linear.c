@@ -178,7 +178,10 @@ static bool prepare(jaclip_model *m, int tower)
     struct model_lin *t = m->lin;
     bool int8 = t->mode == LIN_INT8, half = t->mode == LIN_FP16;
     if (int8 || t->packed[tower] != t->mode) drop_fp32(t, tower);
-    if (!int8) drop_q8(t, tower), t->packed[tower] = t->mode;
+    if (!int8) drop_q8(t, tower);
+    /* what the fp32-side copies will hold: int8 keeps its first vision block as fp32 copies, so
+     * a later fp16 must drop them (it once kept them and ran that block in fp32) */
+    t->packed[tower] = int8 ? LIN_FP32 : t->mode;
     for (int i = 0; int8 && i < t->ng; i++) {
         lin_group *g = &t->g[i];
         if (g->tower != tower || g->fq.q || group_kept(t, g)) continue;
@@ -207,20 +210,26 @@ static bool prepare(jaclip_model *m, int tower)
             e->view = true;
         }
     }
+    bool ok = true; /* an entry without its copy runs on the mapped fp32 weights (ensure) */
     for (int i = 0; i < t->n; i++) {
         lin_entry *e = &t->e[i];
         if (e->tower != tower) continue;
         if (int8 && !e->keep) {
-            if (!e->q.q && !gemm_q8_quantize(m->pool, &e->q, e->w, e->N, e->K)) return false;
+            if (!e->q.q && !gemm_q8_quantize(m->pool, &e->q, e->w, e->N, e->K)) {
+                ok = false;
+                continue;
+            }
         } else {
             if (!e->pw.p && !e->pw.h &&
                 !(half ? gemm_pack_w_parts_f16(m->pool, &e->pw, &e->w, 1, e->N, e->K)
-                       : gemm_pack_w(m->pool, &e->pw, e->w, e->N, e->K)))
-                return false;
+                       : gemm_pack_w(m->pool, &e->pw, e->w, e->N, e->K))) {
+                ok = false;
+                continue;
+            }
         }
         release_pages(m, e->w, (size_t)e->N * e->K);
     }
-    return true;
+    return ok;
 }
 
 jaclip_status model_lin_build(jaclip_model *m, jaclip_err *err)
@@ -269,7 +278,8 @@ jaclip_status model_lin_build(jaclip_model *m, jaclip_err *err)
 
 /* A tower's copies are made when the tower is first used (in the current mode), so a job that
  * embeds only texts or only images packs and holds only that tower. If memory runs out, the
- * entries without a copy fall back to matmul_forward on the mapped weights (same results). */
+ * entries without a copy fall back to matmul_forward on the mapped weights: fp32 results for
+ * those layers (the same bits in fp32 mode; in fp16 and int8 mode not that mode's results). */
 static void ensure(jaclip_model *m, int tower)
 {
     struct model_lin *t = m->lin;
@@ -277,8 +287,10 @@ static void ensure(jaclip_model *m, int tower)
     pthread_mutex_lock(&t->mu);
     if (atomic_load(&t->ready[tower]) != t->mode) {
         if (!prepare(m, tower))
-            jc_warn("out of memory for the %s copies of the %s tower's weights; using the slower unpacked path",
-                    jaclip_model_dtype(m), tower ? "text" : "image");
+            jc_warn("out of memory for the %s copies of the %s tower's weights: the layers without one run "
+                    "in fp32 on the unpacked weights (slower%s)",
+                    jaclip_model_dtype(m), tower ? "text" : "image",
+                    t->mode == LIN_FP32 ? ", same results" : ", and not the results of that dtype");
         atomic_store_explicit(&t->ready[tower], t->mode, memory_order_release);
     }
     pthread_mutex_unlock(&t->mu);

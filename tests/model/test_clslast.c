@@ -6,7 +6,8 @@
  *  - it really skips the work: the GEMM FLOPs that the kernel profiler counts drop by
  *    exactly (tokens - class tokens) x the per-token cost of q, the projection and the MLP;
  *  - a feature still never depends on the rest of the batch (bit for bit), in every mode,
- *    for images (alone vs in a batch of 7) and texts (alone vs in a batch of 24).
+ *    for images (alone vs in a batch of 7) and texts (alone vs in a batch of 24);
+ *  - fp16 -> int8 -> fp16 gives the same bits as a model that was only ever fp16.
  * The agreement with PyTorch itself is test_golden's job.
  */
 #include <math.h>
@@ -131,6 +132,22 @@ int main(void)
             CHECK(memcmp(one, tp_out + (size_t)i * D, sizeof(float) * D) == 0, "%s text %d alone differs from batch",
                   dt, i);
         }
+    }
+
+    /* switching modes leaves no copy of the previous one behind: back in fp16 after int8 (which
+     * keeps the first vision block in fp32), both towers give exactly what a model that was only
+     * ever fp16 gives */
+    {
+        REQUIRE(jaclip_model_set_dtype(m, "fp16", &err) == JACLIP_OK, "%s", err.msg);
+        REQUIRE(jaclip_embed_pixels(m, pix, n, ip_out, &err) == JACLIP_OK, "%s", err.msg);
+        REQUIRE(jaclip_embed_tokens(m, &tb, tp_out, &err) == JACLIP_OK, "%s", err.msg);
+        jaclip_model *f = test_load_model(GOLD "small", 2, &err);
+        REQUIRE(f && jaclip_model_set_dtype(f, "fp16", &err) == JACLIP_OK, "fresh fp16 model: %s", err.msg);
+        REQUIRE(jaclip_embed_pixels(f, pix, n, if_out, &err) == JACLIP_OK, "%s", err.msg);
+        REQUIRE(jaclip_embed_tokens(f, &tb, tf_out, &err) == JACLIP_OK, "%s", err.msg);
+        CHECK(memcmp(ip_out, if_out, sizeof(float) * n * D) == 0, "fp16 after int8: images differ from a fresh fp16 model");
+        CHECK(memcmp(tp_out, tf_out, sizeof(float) * nt * D) == 0, "fp16 after int8: texts differ from a fresh fp16 model");
+        jaclip_model_free(f);
     }
 
     free(pix), free(ip_out), free(if_out), free(tp_out), free(tf_out);
