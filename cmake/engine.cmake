@@ -23,8 +23,3 @@ if(CMAKE_C_COMPILER_ID MATCHES "Clang" AND (JACLIP_FUZZ OR NOT DEFINED JACLIP_FU
     target_link_libraries(${name} PRIVATE PkgConfig::DEPS Threads::Threads m)
   endforeach()
 endif()
-# The GEMM micro-kernels' inner loops (about 120 bytes) start on a 64-byte boundary whatever
-# the code around them. An edit elsewhere in gemm.c moved the AVX2 loop to offset 16 of a line
-# (three lines instead of two) and batch-8 texts got about 5 % slower on Zen 3: best 19.9-21.2 ms
-# vs 17.8-19.3 aligned, in alternated rounds with the untouched kernel.
-set_source_files_properties(${CMAKE_SOURCE_DIR}/src/kernels/gemm.c PROPERTIES COMPILE_OPTIONS "-falign-loops=64")
