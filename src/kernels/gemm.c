@@ -2,8 +2,8 @@
  * gemm.c — fp32 and int8 GEMM out = inp · Wᵀ + bias (see gemm.h).
  *
  * Two parts: the packed outer-product fp32 matmul_forward / matmul_packed_forward (the
- * section "fp32 matmul_forward" below says how it blocks), and the int8 GEMM (an AVX2
- * outer-product kernel on packed panels, and dot-form kernels for AVX-512/VNNI and the
+ * section "fp32 matmul_forward" below says how it blocks), and the int8 GEMM (outer-product
+ * kernels on packed panels at AVX2, AVX-512 and AVX-512 VNNI; plain dot products at the
  * portable level). Each keeps one summation order per output element that never depends on
  * M, the blocking, the thread or the dispatch level, so batching cannot change any row's
  * result. (Attention has its own small products in ops.c.)
@@ -44,43 +44,43 @@ static struct {
 } G;
 static void block_init(void);
 
-static void q8_tile(int32_t *c, int ldc, const uint8_t *a, int lda, const int8_t *w, int ldw, int M, int N, int Kp);
 static void q8p_pack(gemm_q8 *q);
 static void q8p_groups(int32_t *c, int ldc, const int32_t *a, size_t gstride, int gb, const int8_t *b,
                        size_t bstride, int np, int k4n, int fl, int pf);
-static void mm_plain(float *out, const float *inp, const float *w, const float *bias, int M, int K, int N);
+static void mm_plain(float *out, const float *inp, const float *pw, const float *bias, int M, int K, int N);
+static void pack_all(jaclip_pool *pool, float *dst, const float *w, int N, int K);
 
-/* A small product with edge blocks in every direction (fp32 and int8), SIMD vs portable.
- * Runs once, before G.init is published, with G.level set to the candidate. */
+/* A small product with edge blocks in every direction (fp32 and int8), SIMD vs portable
+ * (fp32: the same fma chains, so the same bits) and vs plain integer dot products (int8).
+ * Runs once, before G.init is published, with G.level set to the candidate (never portable). */
 static bool self_check(void)
 {
     enum { M = 13, K = 300, N = 70, KP = 320 }; /* KP: a multiple of 64 */
     static float a[M * K], w[N * K], bias[N], m1[M * N], m2[M * N];
+    /* w packed by the candidate's code and by the portable code (static: no allocation to fail) */
+    static _Alignas(64) float pw[(N + 15) / 16 * 16 * K], pw0[(N + 15) / 16 * 16 * K];
     static _Alignas(64) uint8_t qa[M * KP];
     static _Alignas(64) int8_t qw[N * KP];
-    static int32_t i1[M * N], i2[M * N];
     for (int i = 0; i < M * K; i++) a[i] = (float)((i * 37) % 101) / 50.0f - 1.0f;
     for (int i = 0; i < N * K; i++) w[i] = (float)((i * 53) % 97) / 48.0f - 1.0f;
     for (int i = 0; i < N; i++) bias[i] = (float)i / 10.0f;
     for (int i = 0; i < M * KP; i++) qa[i] = (uint8_t)((i * 37) % 128);
     for (int i = 0; i < N * KP; i++) qw[i] = (int8_t)((i * 53) % 255 - 127);
-    q8_tile(i1, N, qa, KP, qw, KP, M, 40, KP);
-    mm_plain(m1, a, w, bias, M, K, N);
     int level = G.level;
+    pack_all(NULL, pw, w, N, K);
+    mm_plain(m1, a, pw, bias, M, K, N);
     G.level = LV_PORTABLE;
-    q8_tile(i2, N, qa, KP, qw, KP, M, 40, KP);
-    mm_plain(m2, a, w, bias, M, K, N);
+    pack_all(NULL, pw0, w, N, K);
+    mm_plain(m2, a, pw0, bias, M, K, N);
     G.level = level;
-    for (int i = 0; i < M * N; i++) /* both exact: the same bits at every level */
-        if ((i % N < 40 && i1[i] != i2[i]) || memcmp(&m1[i], &m2[i], sizeof(float)) != 0) return false;
-    if (level == LV_PORTABLE) return true;
+    if (memcmp(m1, m2, sizeof m1) != 0) return false;
     /* more rows than SMALL_M: the many-rows path (and its 12-row AVX-512 kernel, 7 rows at the end) */
     enum { M2 = 55 };
     static float a2[M2 * K], o1[M2 * N], o2[M2 * N];
     for (int i = 0; i < M2 * K; i++) a2[i] = (float)((i * 41) % 103) / 51.0f - 1.0f;
-    mm_plain(o1, a2, w, bias, M2, K, N);
+    mm_plain(o1, a2, pw, bias, M2, K, N);
     G.level = LV_PORTABLE;
-    mm_plain(o2, a2, w, bias, M2, K, N);
+    mm_plain(o2, a2, pw0, bias, M2, K, N);
     G.level = level;
     if (memcmp(o1, o2, sizeof o1) != 0) return false;
     /* the packed int8 kernels (q8p_*), in two k slices, against plain integer dot products */
@@ -112,6 +112,11 @@ static bool self_check(void)
 static void gemm_init_once(void)
 {
     const char *force = getenv("JACLIP_GEMM");
+    if (force && *force && strcmp(force, "portable") != 0 && strcmp(force, "avx2") != 0 &&
+        strcmp(force, "avx512") != 0 && strcmp(force, "avx512vnni") != 0) {
+        jc_warn("JACLIP_GEMM='%s' ignored: expected portable, avx2, avx512 or avx512vnni", force);
+        force = NULL;
+    }
     int level = LV_PORTABLE;
     bool vnni = false;
 #ifdef JC_X86
@@ -206,13 +211,7 @@ static void scratch_give(scratch *s, scratch_lease *l)
     l->p = NULL, l->locked = l->own = false;
 }
 
-/* int8 dot-form kernels (AVX-512, portable): K blocking. A kernel call covers one slice of k;
- * FL_LOAD resumes the int32 accumulators saved by the previous slice, FL_SAVE stores them
- * instead of reducing. */
-#define FL_LOAD 1
-#define FL_SAVE 2
-#define KCQ 4096 /* int8 k slice */
-#define NBMAX 48 /* W rows per task tile */
+#define NBMAX 48 /* int8, portable level: W rows per task tile */
 
 #ifdef JC_X86
 /* masks for the last 0..8 lanes: mask_tab + 16 - n has n leading -1 */
@@ -220,32 +219,25 @@ static const int32_t mask_tab[32] = {-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
                                      0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0};
 #endif
 
-/* NB: rows of W per task tile, a multiple of 12 (both NR values divide it). */
-static int pick_nb(int K, int N)
-{
-    (void)K;
-    return N < NBMAX ? N : NBMAX;
-}
-
-/* Task order: groups of GM row tiles; inside a group the column tile changes slowest, so a
- * tile of W (NB rows) is reused from L2 by the group's GM row tiles in a row, while the
- * group's rows of inp (GM*MB rows) stay in L3. (Row-major task order re-read all of W from
- * memory once per row tile: 200 MB per fc1 GEMM at batch 8.) */
+/* Task order of every tiled product (fp32 mm_task, int8 q8p_task and q8_task): groups of GM
+ * row tiles; inside a group the column tile changes slowest, so a W block (nb channels x K)
+ * is read from memory once per group and then reused from L2/L3 by the group's row tiles,
+ * while the group's rows of inp stay in L3. (Row-tile-major order re-read all of W once per
+ * row tile: 17 x 12.6 MB for the fused fc1 of 8 images.) Task -> first row m0, channel n0. */
 #define GM 8
-static void task_tile(int task, int M, int tiles_n, int nb, int *m0, int *n0)
+static void tile_of(int task, int tiles_m, int tiles_n, int mc, int nb, int *m0, int *n0)
 {
-    int tiles_m = (M + MB - 1) / MB, per_group = GM * tiles_n;
-    int g = task / per_group, r = task % per_group;
+    int per_group = GM * tiles_n, g = task / per_group, r = task % per_group;
     int gm = tiles_m - g * GM < GM ? tiles_m - g * GM : GM;
-    *m0 = (g * GM + r % gm) * MB;
+    *m0 = (g * GM + r % gm) * mc;
     *n0 = (r / gm) * nb;
 }
 
 /* ==== fp32 matmul_forward: packed W, outer-product micro-kernels ============================
  * W (N,K) is packed into panels of PW = 16 output channels: panel jp holds, for every k,
  * w[16jp .. 16jp+15][k] contiguously (zero beyond N). A micro-kernel keeps a block of up to
- * 6 rows of inp x one panel (AVX2: 6 x 2 ymm) or two panels (AVX-512: 6 x 2 zmm) in
- * registers and, for k = 0, 1, ..., broadcasts inp[i][k] and does acc = fma(inp[i][k],
+ * 6 rows of inp x one panel (AVX2: 6 x 2 ymm) or two panels (AVX-512: 6 x 2 zmm, or 12 rows
+ * = two 6-row groups in 24 zmm) in registers and, for k = 0, 1, ..., broadcasts inp[i][k] and does acc = fma(inp[i][k],
  * w[j][k], acc). Every output element is therefore the plain sequential fused-multiply-add
  * chain over k (then + bias), whatever M, the blocking, the thread or the dispatch level
  * (the portable kernel uses fmaf): batching cannot change a row, and all levels agree
@@ -253,17 +245,18 @@ static void task_tile(int task, int M, int tiles_n, int nb, int *m0, int *n0)
  * and the chain resumes from them exactly.
  * inp is packed per call into groups of 6 rows (k-major), so a micro-kernel reads both
  * operands as single forward streams.
- * Blocking: a task is a tile of MC rows x NB channels (tasks handed out in groups of GM row
- * tiles, see mm_tile); inside it, for each k slice, each W panel slice (KC x 16) is reused
+ * Blocking (G.kc, G.mc, G.nb, set per level in block_init): a task is a tile of at most
+ * G.mc rows x G.nb channels (tasks handed out in groups of GM row tiles, see tile_of);
+ * inside it, for each k slice of G.kc, each W panel slice (G.kc x 16) is reused
  * from L1/L2 by the task's 6-row groups. Weights are packed once at model load (gemm_pack_w,
  * matmul_packed_forward); matmul_forward packs per call into a scratch buffer. */
 #define PW 16
 /* Blocking (tuned on Zen 3, 2 threads, image batch 8: k slices of 768 over 256 measured
  * 196-228 vs 228-270 ms per image in alternated runs; fewer partial-sum round trips through
  * out, and a 48 KB panel slice still streams well from L2). */
-#define KC2 768 /* k slice */
-#define MC2 96  /* rows per task: the packed inp block, MC2 x KC2 */
-#define NB2 96  /* channels per task, a multiple of 2 * PW */
+#define KC2 768 /* k slice (the default G.kc) */
+#define MC2 96  /* rows per task (the default G.mc) */
+#define NB2 96  /* channels per task, a multiple of 2 * PW (the default G.nb) */
 #define KC_MAX 1024
 /* The blocking in use (G.kc, G.mc, G.nb, and G.mr: rows per AVX-512 micro-kernel call, 6 or
  * 12 = two 6-row groups) is set per level here; JACLIP_GEMM_BLOCK="KC,MC,NB,MR" overrides
@@ -288,11 +281,9 @@ static void block_init(void)
     }
     G.kc = kc, G.mc = mc, G.nb = nb, G.mr = G.level == LV_AVX512 ? mr : 6;
 }
-#define GM2 8   /* row tiles per task group (mm_tile) */
 
 static inline size_t pw_panels(int N) { return (size_t)(N + PW - 1) / PW; }
 
-/* Packs rows [16jp, 16jp+16) of w into panel jp. */
 /* Rows k0 .. k0+kn-1 of panel jp: dst[(k - k0)*PW + c] = w[16jp + c][k] (0 beyond N). */
 static void pack_panel_portable(float *dst, const float *w, int N, int K, int jp, int k0, int kn)
 {
@@ -614,19 +605,6 @@ typedef struct {
     int M, K, N, parts, mc, nb, tiles_m, tiles_n;
 } mm_job;
 
-/* Task order: groups of GM2 row tiles; inside a group the column tile changes slowest, so a
- * W block (NB2 channels x K, <= 1 MB) is read from memory once per group and then reused
- * from L2/L3 by the group's row tiles, while the group's packed rows (GM2 x MC2 x K) stay in
- * L3. (Row-tile-major order re-read all of W once per row tile: 17 x 12.6 MB for the fused
- * fc1 of 8 images.) */
-static void mm_tile(const mm_job *j, int task, int *m0, int *n0)
-{
-    int per_group = GM2 * j->tiles_n, g = task / per_group, r = task % per_group;
-    int gm = j->tiles_m - g * GM2 < GM2 ? j->tiles_m - g * GM2 : GM2;
-    *m0 = (g * GM2 + r % gm) * j->mc;
-    *n0 = (r / gm) * j->nb;
-}
-
 /* Packs rows [6g, 6g+6) of inp (zero beyond M). */
 static void pack_group(float *dst, const float *inp, int M, int K, int g)
 {
@@ -673,7 +651,7 @@ static void mm_task(void *ctx, int task, int thread)
     (void)thread;
     const mm_job *j = ctx;
     int m0, n0;
-    mm_tile(j, task, &m0, &n0);
+    tile_of(task, j->tiles_m, j->tiles_n, j->mc, j->nb, &m0, &n0);
     int mb = j->M - m0 < j->mc ? j->M - m0 : j->mc, nb = j->N - n0 < j->nb ? j->N - n0 : j->nb;
     int K = j->K, level = G.level, pn = j->N / j->parts; /* pn: channels per part (ldc) */
     const int KC = G.kc;
@@ -721,7 +699,7 @@ static void mm_task(void *ctx, int task, int thread)
         return;
     }
     /* many rows: each W panel slice stays close (L1/L2) while the task's row groups (its
-     * packed inp block, MC2 x KC2) stream past */
+     * packed inp block, G.mc x G.kc) stream past */
     for (int k0 = 0; k0 < K; k0 += KC) {
         int kc = K - k0 < KC ? K - k0 : KC;
         int fl = (k0 > 0 ? MK_LOAD : 0) | (k0 + kc == K ? MK_LAST : 0);
@@ -783,7 +761,7 @@ static void mm_run(jaclip_pool *pool, float *const *outs, const float *inp, cons
             }
         return;
     }
-    /* row tiles of at most MC2 rows, balanced (136 rows: 2 x 72, not 96 + 40), whole groups */
+    /* row tiles of at most G.mc rows, balanced (136 rows: 2 x 72, not 96 + 40), whole groups */
     int tiles_m = (M + G.mc - 1) / G.mc, mc = ((M + tiles_m - 1) / tiles_m + 5) / 6 * 6, nb = G.nb;
     tiles_m = (M + mc - 1) / mc;
     /* few row tiles (a batch-1 text): cut N finer so that every thread has several tasks */
@@ -824,14 +802,10 @@ void matmul_packed_forward_parts(jaclip_pool *pool, float *const *outs, const fl
 
 static scratch pk_scratch = SCRATCH_INIT; /* W packed per call */
 
-/* Serial, packing into a fresh buffer: the self-check at dispatch time. */
-static void mm_plain(float *out, const float *inp, const float *w, const float *bias, int M, int K, int N)
+/* Serial, on W packed by the caller: the self-check at dispatch time. */
+static void mm_plain(float *out, const float *inp, const float *pw, const float *bias, int M, int K, int N)
 {
-    float *buf = jc_malloc_aligned(pw_panels(N) * (size_t)K * PW * sizeof(float));
-    if (!buf) return;
-    pack_all(NULL, buf, w, N, K);
-    mm_run(NULL, &out, inp, buf, NULL, &bias, 1, M, K, N);
-    jc_free_aligned(buf);
+    mm_run(NULL, &out, inp, pw, NULL, &bias, 1, M, K, N);
 }
 
 void matmul_forward(jaclip_pool *pool, float *out, const float *inp, const float *w, const float *bias, int M, int K,
@@ -997,7 +971,7 @@ gemm_q8 gemm_q8_parts_view(const gemm_q8 *q, int p0, int n)
     return v;
 }
 
-/* ---- int8, AVX2 outer-product form ---------------------------------------------------------
+/* ---- int8, outer-product form (AVX2, AVX-512, AVX-512 VNNI) ---------------------------------
  * Weights in panels of 16 channels x 4 k's: pk[((jp*K4 + k4)*16 + c)*4 + t] = q[16jp + c][4k4 + t]
  * (zero beyond N); activations in groups of 6 rows, one 32-bit word (4 k's) per row and k4.
  * A micro-kernel keeps 6 rows x 16 channels of int32 sums in 12 ymm; per k4 it broadcasts
@@ -1187,10 +1161,8 @@ static void q8p_task(void *ctx, int task, int thread)
     const q8p_job *j = ctx;
     const gemm_q8 *W = j->w;
     int N = W->N, K4 = W->Kp / 4;
-    /* tasks in groups of GM2 row tiles, column tile slowest inside a group (as mm_tile) */
-    int per_group = GM2 * j->tiles_n, grp = task / per_group, r = task % per_group;
-    int gm = j->tiles_m - grp * GM2 < GM2 ? j->tiles_m - grp * GM2 : GM2;
-    int m0 = (grp * GM2 + r % gm) * j->mc, n0 = (r / gm) * j->nb;
+    int m0, n0;
+    tile_of(task, j->tiles_m, j->tiles_n, j->mc, j->nb, &m0, &n0);
     int mb = j->M - m0 < j->mc ? j->M - m0 : j->mc, nb = N - n0 < j->nb ? N - n0 : j->nb;
     int gb = (mb + 5) / 6, pb = (nb + PW - 1) / PW;
     _Alignas(64) int32_t acc[(Q8P_MC + 6) * Q8P_NB];
@@ -1213,158 +1185,19 @@ static void q8p_task(void *ctx, int task, int thread)
     q8_store(&j->dst, W, acc, ldc, m0, mb, n0, nb, j->ascale, j->azero);
 }
 
-/* Exact int32 dot products of u8 (a) and s8 (w) rows over one k slice; io/fl as fp32. */
-static void q8_block_portable(int32_t *c, int ldc, const uint8_t *a, int lda, const int8_t *w, int ldw, int mr,
-                              int nr, int Kp, int32_t *io, int fl)
-{
-    for (int i = 0; i < mr; i++)
-        for (int j = 0; j < nr; j++) {
-            int32_t s = (fl & FL_LOAD) ? io[i * nr + j] : 0;
-            const uint8_t *x = a + (size_t)i * lda;
-            const int8_t *y = w + (size_t)j * ldw;
-            for (int k = 0; k < Kp; k++) s += (int32_t)x[k] * y[k];
-            if (fl & FL_SAVE) io[i * nr + j] = s;
-            else c[(size_t)i * ldc + j] = s;
-        }
-}
-
-#ifdef JC_X86
-__attribute__((target("avx2"), always_inline)) static inline int32_t hsum8i(__m256i v)
-{
-    __m128i x = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-    x = _mm_add_epi32(x, _mm_shuffle_epi32(x, 0x4e));
-    x = _mm_add_epi32(x, _mm_shuffle_epi32(x, 0xb1));
-    return _mm_cvtsi128_si32(x);
-}
-
-#define Q8_AVX2(MR_, NR_)                                                                                             \
-    __attribute__((target("avx2"))) static void q8_avx2_##MR_##x##NR_(int32_t *c, int ldc, const uint8_t *a, int lda, \
-                                                                       const int8_t *w, int ldw, int Kp, int32_t *io,  \
-                                                                       int fl)                                        \
-    {                                                                                                                 \
-        const __m256i ones = _mm256_set1_epi16(1);                                                                    \
-        __m256i acc[MR_][NR_];                                                                                        \
-        _Pragma("GCC unroll 4") for (int i = 0; i < MR_; i++) _Pragma("GCC unroll 4") for (int j = 0; j < NR_; j++) \
-            acc[i][j] = (fl & FL_LOAD) ? _mm256_loadu_si256((const __m256i *)(io + (i * NR_ + j) * 8))               \
-                                       : _mm256_setzero_si256();                                                      \
-        for (int k = 0; k < Kp; k += 32) {                                                                            \
-            __m256i av[MR_];                                                                                          \
-            _Pragma("GCC unroll 4") for (int i = 0; i < MR_; i++) av[i] =                                             \
-                _mm256_load_si256((const __m256i *)(a + (size_t)i * lda + k));                                        \
-            _Pragma("GCC unroll 4") for (int j = 0; j < NR_; j++)                                                     \
-            {                                                                                                         \
-                __m256i wv = _mm256_load_si256((const __m256i *)(w + (size_t)j * ldw + k));                           \
-                _Pragma("GCC unroll 4") for (int i = 0; i < MR_; i++) acc[i][j] = _mm256_add_epi32(                   \
-                    acc[i][j], _mm256_madd_epi16(_mm256_maddubs_epi16(av[i], wv), ones));                             \
-            }                                                                                                         \
-        }                                                                                                             \
-        if (fl & FL_SAVE) {                                                                                           \
-            _Pragma("GCC unroll 4") for (int i = 0; i < MR_; i++) _Pragma("GCC unroll 4") for (int j = 0; j < NR_; j++) \
-                _mm256_storeu_si256((__m256i *)(io + (i * NR_ + j) * 8), acc[i][j]);                                  \
-            return;                                                                                                   \
-        }                                                                                                             \
-        for (int i = 0; i < MR_; i++)                                                                                 \
-            for (int j = 0; j < NR_; j++) c[(size_t)i * ldc + j] = hsum8i(acc[i][j]);                                 \
-    }
-Q8_AVX2(3, 3)
-Q8_AVX2(3, 2)
-Q8_AVX2(3, 1)
-Q8_AVX2(2, 3)
-Q8_AVX2(2, 2)
-Q8_AVX2(2, 1)
-Q8_AVX2(1, 3)
-Q8_AVX2(1, 2)
-Q8_AVX2(1, 1)
-typedef void (*q8_fn)(int32_t *, int, const uint8_t *, int, const int8_t *, int, int, int32_t *, int);
-static const q8_fn q8_avx2_tab[3][3] = {{q8_avx2_1x1, q8_avx2_1x2, q8_avx2_1x3},
-                                       {q8_avx2_2x1, q8_avx2_2x2, q8_avx2_2x3},
-                                       {q8_avx2_3x1, q8_avx2_3x2, q8_avx2_3x3}};
-
-#define Q8_AVX512(MR_, NR_, VNNI_, SUF_, TGT_)                                                                      \
-    __attribute__((target(TGT_))) static void q8_avx512##SUF_##_##MR_##x##NR_(                                      \
-        int32_t *c, int ldc, const uint8_t *a, int lda, const int8_t *w, int ldw, int Kp, int32_t *io, int fl)      \
-    {                                                                                                               \
-        const __m512i ones = _mm512_set1_epi16(1);                                                                  \
-        __m512i acc[MR_][NR_];                                                                                      \
-        _Pragma("GCC unroll 4") for (int i = 0; i < MR_; i++) _Pragma("GCC unroll 4") for (int j = 0; j < NR_; j++) \
-            acc[i][j] = (fl & FL_LOAD) ? _mm512_loadu_si512((const void *)(io + (i * NR_ + j) * 16))                \
-                                       : _mm512_setzero_si512();                                                    \
-        for (int k = 0; k < Kp; k += 64) {                                                                          \
-            __m512i av[MR_];                                                                                        \
-            _Pragma("GCC unroll 4") for (int i = 0; i < MR_; i++) av[i] =                                           \
-                _mm512_load_si512((const void *)(a + (size_t)i * lda + k));                                         \
-            _Pragma("GCC unroll 4") for (int j = 0; j < NR_; j++)                                                   \
-            {                                                                                                       \
-                __m512i wv = _mm512_load_si512((const void *)(w + (size_t)j * ldw + k));                            \
-                _Pragma("GCC unroll 4") for (int i = 0; i < MR_; i++) acc[i][j] =                                   \
-                    VNNI_ ? _mm512_dpbusd_epi32(acc[i][j], av[i], wv)                                               \
-                          : _mm512_add_epi32(acc[i][j], _mm512_madd_epi16(_mm512_maddubs_epi16(av[i], wv), ones));  \
-            }                                                                                                       \
-        }                                                                                                           \
-        if (fl & FL_SAVE) {                                                                                         \
-            _Pragma("GCC unroll 4") for (int i = 0; i < MR_; i++) _Pragma("GCC unroll 4") for (int j = 0; j < NR_; j++) \
-                _mm512_storeu_si512((void *)(io + (i * NR_ + j) * 16), acc[i][j]);                                  \
-            return;                                                                                                 \
-        }                                                                                                           \
-        for (int i = 0; i < MR_; i++)                                                                               \
-            for (int j = 0; j < NR_; j++) c[(size_t)i * ldc + j] = _mm512_reduce_add_epi32(acc[i][j]);              \
-    }
-#define Q8_512_ROW(M_, V_, S_, T_) Q8_AVX512(M_, 1, V_, S_, T_) Q8_AVX512(M_, 2, V_, S_, T_) Q8_AVX512(M_, 3, V_, S_, T_) Q8_AVX512(M_, 4, V_, S_, T_)
-Q8_512_ROW(1, 0, , "avx512f,avx512bw")
-Q8_512_ROW(2, 0, , "avx512f,avx512bw")
-Q8_512_ROW(3, 0, , "avx512f,avx512bw")
-Q8_512_ROW(4, 0, , "avx512f,avx512bw")
-Q8_512_ROW(1, 1, v, "avx512f,avx512bw,avx512vnni")
-Q8_512_ROW(2, 1, v, "avx512f,avx512bw,avx512vnni")
-Q8_512_ROW(3, 1, v, "avx512f,avx512bw,avx512vnni")
-Q8_512_ROW(4, 1, v, "avx512f,avx512bw,avx512vnni")
-#define TABQ(S_, M_) {q8_avx512##S_##_##M_##x1, q8_avx512##S_##_##M_##x2, q8_avx512##S_##_##M_##x3, q8_avx512##S_##_##M_##x4}
-static const q8_fn q8_avx512_tab[4][4] = {TABQ(, 1), TABQ(, 2), TABQ(, 3), TABQ(, 4)};
-static const q8_fn q8_avx512v_tab[4][4] = {TABQ(v, 1), TABQ(v, 2), TABQ(v, 3), TABQ(v, 4)};
-#endif
-
-static void q8_shape(int *mr, int *nr)
-{
-    if (G.level == LV_AVX512) *mr = 4, *nr = 4;
-    else *mr = 3, *nr = 3;
-}
-
-static inline void q8_block(int32_t *c, int ldc, const uint8_t *a, int lda, const int8_t *w, int ldw, int mr, int nr,
-                            int Kp, int32_t *io, int fl)
-{
-#ifdef JC_X86
-    if (G.level == LV_AVX512) {
-        (G.vnni ? q8_avx512v_tab : q8_avx512_tab)[mr - 1][nr - 1](c, ldc, a, lda, w, ldw, Kp, io, fl);
-        return;
-    }
-    if (G.level == LV_AVX2) {
-        q8_avx2_tab[mr - 1][nr - 1](c, ldc, a, lda, w, ldw, Kp, io, fl);
-        return;
-    }
-#endif
-    q8_block_portable(c, ldc, a, lda, w, ldw, mr, nr, Kp, io, fl);
-}
-
-/* int32 tile of at most MB x NBMAX, k slices of KCQ outside (as dot_tile). */
+/* Exact int32 dot products of the u8 rows of a and the s8 rows of w (M x N, into c). The
+ * portable level's int8 product; at AVX2 and AVX-512 the packed q8p kernels above do the work
+ * (integer sums are exact, so both give the same bits). */
 static void q8_tile(int32_t *c, int ldc, const uint8_t *a, int lda, const int8_t *w, int ldw, int M, int N, int Kp)
 {
-    int MR, NR;
-    q8_shape(&MR, &NR);
-    _Alignas(64) int32_t io[MB * NBMAX * 16];
-    int nk = (Kp + KCQ - 1) / KCQ;
-    for (int kb = 0; kb < nk; kb++) {
-        int k0 = kb * KCQ, kc = Kp - k0 < KCQ ? Kp - k0 : KCQ;
-        int fl = (kb > 0 ? FL_LOAD : 0) | (kb < nk - 1 ? FL_SAVE : 0);
-        int blk = 0;
-        for (int j = 0; j < N; j += NR) {
-            int nr = N - j < NR ? N - j : NR;
-            for (int i = 0; i < M; i += MR, blk++) {
-                int mr = M - i < MR ? M - i : MR;
-                q8_block(c + (size_t)i * ldc + j, ldc, a + (size_t)i * lda + k0, lda, w + (size_t)j * ldw + k0, ldw,
-                         mr, nr, kc, io + (size_t)blk * MR * NR * 16, fl);
-            }
+    for (int i = 0; i < M; i++)
+        for (int j = 0; j < N; j++) {
+            const uint8_t *x = a + (size_t)i * lda;
+            const int8_t *y = w + (size_t)j * ldw;
+            int32_t s = 0;
+            for (int k = 0; k < Kp; k++) s += (int32_t)x[k] * y[k];
+            c[(size_t)i * ldc + j] = s;
         }
-    }
 }
 
 typedef struct {
@@ -1457,7 +1290,7 @@ static void q8_task(void *ctx, int task, int thread)
     const gemm_q8 *W = j->w;
     int N = W->N, Kp = W->Kp;
     int m0, n0;
-    task_tile(task, j->M, j->tiles_n, j->nb, &m0, &n0);
+    tile_of(task, (j->M + MB - 1) / MB, j->tiles_n, MB, j->nb, &m0, &n0);
     int mb = j->M - m0 < MB ? j->M - m0 : MB;
     int nb = N - n0 < j->nb ? N - n0 : j->nb;
     _Alignas(64) int32_t acc[MB * NBMAX];
@@ -1492,7 +1325,7 @@ static void q8_run(jaclip_pool *pool, float *const *outs, const float *inp, cons
         }
         return;
     }
-    int nb = pick_nb(w->Kp / 4, w->N);
+    int nb = w->N < NBMAX ? w->N : NBMAX; /* the portable level's tiles: MB rows x nb channels */
     if (M <= MB) {
         int threads = pool ? jaclip_pool_size(pool) : 1;
         while (nb > 12 && (w->N + nb - 1) / nb < 4 * threads) nb -= 12;

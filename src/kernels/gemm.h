@@ -75,7 +75,7 @@ typedef struct gemm_q8 {
     int N, K, Kp; /* N: all channels (parts x channels per part) */
     int parts;    /* matmul_q8_forward_parts writes N/parts columns to each of `parts` outputs */
     int8_t *q;
-    int8_t *pk; /* AVX2: the same values in panels of 16 channels x 4 k's (gemm.c q8p_*), or NULL */
+    int8_t *pk; /* AVX2 and AVX-512: the same values in panels of 16 channels x 4 k's (gemm.c q8p_*); NULL at the portable level */
     float *scale;
     int32_t *rowsum;
 } gemm_q8;
