@@ -114,6 +114,9 @@ static bool cpu_has(const char *level)
 void test_levels_child(void)
 {
     const char *forced = getenv("JACLIP_GEMM"), *got = gemm_kernel_name();
+    bool known = false;
+    for (size_t i = 0; i < sizeof levels / sizeof *levels; i++) known = known || strcmp(forced, levels[i]) == 0;
+    CHECK(known, "JACLIP_GEMM=%s is not a dispatch level (portable, avx2, avx512, avx512vnni)", forced);
     if (strcmp(got, forced) == 0) {
         printf("testing level %s\n", got);
         return;

@@ -1,8 +1,9 @@
 /*
  * ops.c — layernorm, GELU, SwiGLU gate, softmax, RoPE and attention (see ops.h).
  * The scalar versions reduce in double; the AVX2 versions (chosen with the GEMM's dispatch
- * level, JACLIP_GEMM) use 8-lane float sums and a Cephes-style exp (about 1 ulp) and an
- * Abramowitz-Stegun erf (|error| < 1.5e-7), which keeps the towers within the parity
+ * level, JACLIP_GEMM) use 8-lane float sums, a Cephes-style exp (about 1 ulp; softmax, SwiGLU,
+ * and attention's class-token-only variant), a base-2 exp (a degree-6 polynomial, relative
+ * error below 8e-8; the full attention) and an Abramowitz-Stegun erf (|error| < 1.5e-7), which keeps the towers within the parity
  * tolerance of PyTorch. Attention runs per (sequence, head) over blocks of 12 query rows:
  * the block's scores against a transposed, zero-padded kᵀ, their exps (base 2, a 6-FMA
  * polynomial) and their product with v while the scores are in L1 (details at "attention"
@@ -467,7 +468,7 @@ __attribute__((target("avx2,fma"))) static void att_pack_v_avx2(float *vp, const
 
 /* One panel of a 6-row block: c[r][0..W) (row stride ldc) = s[r·ss] · a (6 rows, stride lda)
  * · bp (K rows of W, contiguous), W = 16 or 8: 6 x W register blocks, one FMA chain over k per
- * element, then one multiply. Scores: a = q rows, bp = a kᵀ panel, s = the scale (ss = 0);
+ * element, then one multiply. Scores: a = q rows, bp = a kᵀ panel, s = scale · log2(e) (ss = 0);
  * outputs: a = P rows, bp = a v panel, s = the rows' 1/sum (ss = 1). */
 __attribute__((target("avx2,fma"), always_inline)) static inline void att_blk6(float *c, size_t ldc, const float *a,
                                                                               size_t lda, const float *bp, int K,
@@ -603,8 +604,7 @@ __attribute__((target("avx2,fma"))) static void att_head_avx2(float *out, const 
         if (e < hd)
             for (int b = 0; b < nsub; b++)
                 att_blk6(o[b] + e, ldo[b], P + (size_t)b * ATT_MR * Lp, Lp, vp + (size_t)e * L, L, inv + b * ATT_MR, 1, 8);
-        if (mr % ATT_MR)
-            for (int r = 0; r < mr % ATT_MR; r++)
+        for (int r = 0; r < mr % ATT_MR; r++)
                 memcpy(out + (size_t)(i + mr - mr % ATT_MR + r) * C, oe + (size_t)r * hd, (size_t)hd * sizeof(float));
     }
 }

@@ -51,8 +51,8 @@ void attention_forward(jaclip_pool *pool, float *out, const float *q, const floa
 /* attention_forward for the first row of each segment only (the class-token query, for a
  * last layer whose output is pooled from the class token): q, out (n_seg, C), row s being
  * segment s's query and output; k, v (T,C) packed as above. out[s] = softmax(q[s]·kᵀ·scale)·v
- * over segment s's rows, per head. Equals row seg[s] of attention_forward up to rounding in
- * the scores' sums. scratch holds pool_size * max_len floats (attention_scratch_floats is
+ * over segment s's rows, per head. Equals row seg[s] of attention_forward up to rounding (at
+ * the AVX2 level the two also use different exps and apply 1/sum at different places). scratch holds pool_size * max_len floats (attention_scratch_floats is
  * more than enough). */
 void attention_cls_forward(jaclip_pool *pool, float *out, const float *q, const float *k, const float *v,
                            const int *seg, int n_seg, int H, int hd, float scale, float *scratch, int max_len);

@@ -96,10 +96,12 @@ static void test_case(jaclip_pool *pool, const int *lens, int ns, int H, int hd,
     /* all segments together; the scratch deliberately misaligned */
     memset(o, 0xff, sizeof(float) * n);
     attention_forward(pool, o, q, k, v, seg, ns, H, hd, scale, sbuf + 1, maxl);
-    /* within a few float ulps of the scores; scores near ±300 carry float rounding of about
-     * 1e-4 (as in any fp32 implementation), but forgetting the row maximum gives 0/0 */
+    /* within a few float ulps of the scores: measured at most 2.9e-7 for ordinary scores and
+     * 9e-5 for scores near ±300 (their float rounding, as in any fp32 implementation); a
+     * coarser exp (e.g. ln 2 to 5 digits, or its degree-6 term dropped) exceeds these, and
+     * forgetting the row maximum gives 0/0 */
     int bad = 0;
-    double worst = 0, tol = mode ? 2e-3 : 2e-5;
+    double worst = 0, tol = mode ? 3e-4 : 1e-6;
     for (int s = 0; s < ns; s++) bad += check_ref(o, q, k, v, seg[s], lens[s], H, hd, scale, tol, &worst);
     CHECK(bad == 0, "attention %s (H=%d hd=%d, %s, %s): %d outputs off the double reference", what, H, hd,
           pool ? "pool" : "serial", gemm_kernel_name(), bad);

@@ -1,5 +1,6 @@
 /*
- * test_gemm.c — the GEMM and attention kernels against naive double-precision references,
+ * test_gemm.c — the GEMM kernels against naive double-precision references (attention has its
+ * own test, test_attention.c),
  * across odd shapes (K tails, edge blocks, M = 1), with and without a pool, at every
  * dispatch level: run without JACLIP_GEMM, it reruns itself once per level
  * (portable, avx2, avx512, avx512vnni) and says which levels this CPU could not run. Also checks that
@@ -270,7 +271,7 @@ static void test_q8_parts(jaclip_pool *pool)
     for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
         int M = shapes[s][0], N = shapes[s][1], K = shapes[s][2], P = shapes[s][3];
         float *a = malloc(sizeof(float) * M * K), *r = malloc(sizeof(float) * M * N);
-        float *w[4], *b[4], *o[4], *o2[4];
+        float *w[4] = {0}, *b[4] = {0}, *o[4] = {0}, *o2[4] = {0};
         fill(a, (size_t)M * K);
         for (int p = 0; p < P; p++) {
             w[p] = malloc(sizeof(float) * N * K), b[p] = malloc(sizeof(float) * N);
@@ -318,44 +319,6 @@ static void test_q8_parts(jaclip_pool *pool)
     const float *one[2] = {NULL, NULL};
     CHECK(!gemm_q8_quantize_parts(pool, &bad, one, 2, 20, 8), "int8 parts of 20 channels must be refused");
     CHECK(!gemm_q8_quantize_parts(pool, &bad, one, 5, 32, 8), "more than GEMM_MAX_PARTS parts must be refused");
-}
-
-static void test_attention(jaclip_pool *pool)
-{
-    static const int lens[] = {1, 7, 197, 16, 3};
-    int n_seg = 5, H = 3, hd = 64, C = H * hd;
-    int seg[6] = {0};
-    for (int s = 0; s < n_seg; s++) seg[s + 1] = seg[s] + lens[s];
-    int T = seg[n_seg];
-    float *q = malloc(sizeof(float) * T * C), *k = malloc(sizeof(float) * T * C), *v = malloc(sizeof(float) * T * C);
-    float *o = malloc(sizeof(float) * T * C), *scratch = malloc(sizeof(float) * 2 * attention_scratch_floats(197, 64));
-    fill(q, (size_t)T * C), fill(k, (size_t)T * C), fill(v, (size_t)T * C);
-    for (int i = 0; i < T * C; i++) q[i] *= 3; /* peaky softmax */
-    attention_forward(pool, o, q, k, v, seg, n_seg, H, hd, 0.125f, scratch, 197);
-    int bad = 0;
-    double *p = malloc(sizeof(double) * 197);
-    for (int s = 0; s < n_seg; s++)
-        for (int h = 0; h < H; h++)
-            for (int i = seg[s]; i < seg[s + 1]; i++) {
-                double mx = -1e300, sum = 0;
-                for (int t = seg[s]; t < seg[s + 1]; t++) {
-                    double d = 0;
-                    for (int e = 0; e < hd; e++) d += (double)q[i * C + h * hd + e] * k[t * C + h * hd + e];
-                    p[t - seg[s]] = d * 0.125;
-                    mx = fmax(mx, p[t - seg[s]]);
-                }
-                for (int t = 0; t < lens[s]; t++) sum += (p[t] = exp(p[t] - mx));
-                for (int e = 0; e < hd; e++) {
-                    double r = 0;
-                    for (int t = 0; t < lens[s]; t++) r += p[t] / sum * v[(seg[s] + t) * C + h * hd + e];
-                    if (fabs(r - o[i * C + h * hd + e]) > 2e-5) {
-                        if (bad < 3) fprintf(stderr, "attention seg %d head %d row %d e %d: %g vs %g\n", s, h, i, e, (double)o[i * C + h * hd + e], r);
-                        bad++;
-                    }
-                }
-            }
-    CHECK(bad == 0, "attention: %d wrong outputs (%s)", bad, gemm_kernel_name());
-    free(p), free(q), free(k), free(v), free(o), free(scratch);
 }
 
 static void test_ops(jaclip_pool *pool)
@@ -438,7 +401,6 @@ int main(int argc, char **argv)
     test_int8(pool);
     test_q8_parts(pool);
     test_q8_parts(NULL);
-    test_attention(pool);
     test_ops(pool);
     jaclip_pool_free(pool);
     return test_done();
