@@ -36,6 +36,14 @@ int main(int argc, char **argv)
     const char *lib = argv[1];
     int threads = atoi(argv[2]), runs = argc > 3 ? atoi(argv[3]) : 5;
     bool model = argc > 4 && strcmp(argv[4], "model") == 0, text8 = argc > 4 && strcmp(argv[4], "text8") == 0;
+    if (argc > 4 && !model && !text8 && strcmp(argv[4], "plain") != 0) {
+        fprintf(stderr, "bench_blas: unknown shape set '%s' (plain, model or text8)\n", argv[4]);
+        return 2;
+    }
+    if (threads < 1 || runs < 1) {
+        fprintf(stderr, "bench_blas: THREADS and RUNS must be positive numbers\n");
+        return 2;
+    }
     cblas_sgemm_fn cb = NULL;
     dnnl_sgemm_fn dn = NULL;
     jaclip_pool *pool = NULL;

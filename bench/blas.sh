@@ -7,7 +7,11 @@
 #   SHAPES: plain (default), model or text8 (see bench/bench_blas.c)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+case "${1:-}" in -h|--help) sed -n '2,/^set -euo/p' "$0" | grep '^#'; exit 0 ;; esac
 ROUNDS=${1:-2} RUNS=${2:-5} SHAPES=${3:-plain}
+[[ $ROUNDS =~ ^[1-9][0-9]*$ && $RUNS =~ ^[1-9][0-9]*$ ]] ||
+  { echo "blas.sh: ROUNDS and RUNS are positive numbers, got '$ROUNDS' '$RUNS' (--help)" >&2; exit 2; }
+case "$SHAPES" in plain|model|text8) ;; *) echo "blas.sh: SHAPES is plain, model or text8, not '$SHAPES'" >&2; exit 2 ;; esac
 B=${JACLIP_BUILD:-build}/bench_blas
 HAS512=$(grep -c -m1 avx512f /proc/cpuinfo || true)
 CT=""; [ "$HAS512" -gt 0 ] && CT=SkylakeX   # OpenBLAS 0.3.21 misdetects AVX-512 Xeons (peers-and-limits 4.2)

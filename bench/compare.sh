@@ -35,12 +35,12 @@ cd "$(dirname "$0")/.."
 ROUNDS=2 RUNS=3 THREADS=2 MODEL="" SKIP_TORCH=0 ORT=node
 while [ $# -gt 0 ]; do
   case "$1" in
-    --rounds) ROUNDS=$2; shift 2 ;;
-    --runs) RUNS=$2; shift 2 ;;
-    --threads) THREADS=$2; shift 2 ;;
-    --model) MODEL=$2; shift 2 ;;
+    --rounds) ROUNDS=${2:?--rounds needs a number}; shift 2 ;;
+    --runs) RUNS=${2:?--runs needs a number}; shift 2 ;;
+    --threads) THREADS=${2:?--threads needs a number}; shift 2 ;;
+    --model) MODEL=${2:?--model needs a directory}; shift 2 ;;
     --skip-torch) SKIP_TORCH=1; shift ;;
-    --ort) ORT=$2; shift 2
+    --ort) ORT=${2:?--ort needs node or python}; shift 2
       case "$ORT" in node|python) ;; *) echo "compare.sh: --ort takes node or python, not '$ORT'" >&2; exit 2 ;; esac ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | grep '^#'; exit 0 ;;
     *) echo "compare.sh: unknown argument $1 (--help)" >&2; exit 2 ;;
@@ -52,10 +52,23 @@ SHARED=${JACLIP_SHARED:-../shared}
 TOK="$SHARED/tokenizer/rinna-japanese-sp.model"
 PY=${JACLIP_PY:-/usr/bin/python3}
 [ -x "$BIN" ] || { echo "compare.sh: $BIN not built (cmake -B build && make -C build)" >&2; exit 2; }
+for v in ROUNDS RUNS THREADS; do
+  [[ ${!v} =~ ^[1-9][0-9]*$ ]] || { echo "compare.sh: --${v,,} takes a positive number, not '${!v}'" >&2; exit 2; }
+done
 mkdir -p "$WORK"
 LOG="$WORK/log"
 : > "$LOG"
 say() { echo "== $*" | tee -a "$LOG" >&2; }
+# any step that fails stops the run with its line and the log (set -e alone would be silent)
+trap 'echo "compare.sh: the step at line $LINENO failed; see $LOG" >&2' ERR
+# record SYS COMMAND...: one line of results.jsonl, {sys, round, data: COMMAND's JSON}; the
+# lines go to a .part file that becomes results.jsonl only when every measurement has run
+record() {
+  local sys=$1 out
+  shift
+  out=$("$@" 2>> "$LOG") || { echo "compare.sh: $sys (round $r) failed; see $LOG" >&2; exit 1; }
+  echo "{\"sys\": \"$sys\", \"round\": $r, \"data\": $out}" >> "$RES.part"
+}
 
 if [ -z "$MODEL" ]; then
   MODEL="$WORK/v2"
@@ -89,7 +102,8 @@ if [ "$HAS512" -gt 0 ]; then CORETYPE=SkylakeX; else CORETYPE=""; fi
 
 say "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) CPUs for this run (of $(grep -c ^processor /proc/cpuinfo)); SIMD: $(grep -m1 -o -w 'avx2\|avx512f\|avx512bw\|avx512_vnni\|avx_vnni\|amx_int8' /proc/cpuinfo | sort -u | xargs); load: $(cut -d' ' -f1-3 /proc/loadavg)"
 RES="$WORK/results.jsonl"
-: > "$RES"
+rm -f "$RES"
+: > "$RES.part"
 # zero-shot prompts: template i mod 37 with class name (37 i) mod 1000, 96 of them
 ZS="$SHARED/zeroshot"
 awk -F'\t' 'FNR == 1 { next } FILENAME ~ /templates/ { t[nt++] = $2; next } { c[nc++] = $3 }
@@ -101,24 +115,23 @@ awk -F, '{ print NF "\t" $0 }' "$WORK/prompts.ids" | sort -n -s -k1,1 | cut -f2-
 J=(--model "$MODEL" --tokenizer "$TOK" --runs "$RUNS" --text-len 16 --batches 1,8 --json)
 for r in $(seq 1 "$ROUNDS"); do
   say "round $r/$ROUNDS: ONNX Runtime ($ORT, $THREADS threads)"
-  echo "{\"sys\": \"ort\", \"round\": $r, \"data\": $("${ORT_CMD[@]}" "$ONNX" "$THREADS" "$RUNS" 16 1,8 both)}" >> "$RES"
+  record ort "${ORT_CMD[@]}" "$ONNX" "$THREADS" "$RUNS" 16 1,8 both
   say "round $r/$ROUNDS: jaclip fp32 ($THREADS threads)"
-  echo "{\"sys\": \"jaclip\", \"round\": $r, \"data\": $("$BIN" bench "${J[@]}" --threads "$THREADS")}" >> "$RES"
+  record jaclip "$BIN" bench "${J[@]}" --threads "$THREADS"
   say "round $r/$ROUNDS: jaclip int8 ($THREADS threads)"
-  echo "{\"sys\": \"jaclip-int8\", \"round\": $r, \"data\": $("$BIN" bench "${J[@]}" --threads "$THREADS" --dtype int8)}" >> "$RES"
+  record jaclip-int8 "$BIN" bench "${J[@]}" --threads "$THREADS" --dtype int8
   say "round $r/$ROUNDS: jaclip fp16 weights ($THREADS threads, texts)"
-  echo "{\"sys\": \"jaclip-fp16\", \"round\": $r, \"data\": $("$BIN" bench "${J[@]}" --threads "$THREADS" --dtype fp16 --only text)}" >> "$RES"
+  record jaclip-fp16 "$BIN" bench "${J[@]}" --threads "$THREADS" --dtype fp16 --only text
   say "round $r/$ROUNDS: zero-shot prompts: ORT in prompt order, ORT sorted by length, jaclip fp32"
-  echo "{\"sys\": \"ort-prompts\", \"round\": $r, \"data\": $("${ORT_CMD[@]}" "$ONNX" "$THREADS" "$RUNS" 16 1,8 text "$WORK/prompts.ids")}" >> "$RES"
-  echo "{\"sys\": \"ort-prompts-sorted\", \"round\": $r, \"data\": $("${ORT_CMD[@]}" "$ONNX" "$THREADS" "$RUNS" 16 1,8 text "$WORK/prompts-sorted.ids")}" >> "$RES"
-  echo "{\"sys\": \"jaclip-prompts\", \"round\": $r, \"data\": $("$BIN" bench "${J[@]}" --threads "$THREADS" --only text --texts-from "$WORK/prompts.txt")}" >> "$RES"
+  record ort-prompts "${ORT_CMD[@]}" "$ONNX" "$THREADS" "$RUNS" 16 1,8 text "$WORK/prompts.ids"
+  record ort-prompts-sorted "${ORT_CMD[@]}" "$ONNX" "$THREADS" "$RUNS" 16 1,8 text "$WORK/prompts-sorted.ids"
+  record jaclip-prompts "$BIN" bench "${J[@]}" --threads "$THREADS" --only text --texts-from "$WORK/prompts.txt"
   say "round $r/$ROUNDS: jaclip fp32 (1 thread, image batch 8)"
-  echo "{\"sys\": \"jaclip-1t\", \"round\": $r, \"data\": $("$BIN" bench --model "$MODEL" --tokenizer "$TOK" --runs "$RUNS" --batches 8 --only image --json --threads 1)}" >> "$RES"
+  record jaclip-1t "$BIN" bench --model "$MODEL" --tokenizer "$TOK" --runs "$RUNS" --batches 8 --only image --json --threads 1
   if [ "$r" = 1 ] && [ "$SKIP_TORCH" = 0 ]; then
     say "round $r/$ROUNDS: PyTorch (torch 1 thread + OpenBLAS $THREADS threads${CORETYPE:+, OPENBLAS_CORETYPE=$CORETYPE})"
-    out=$(env ${CORETYPE:+OPENBLAS_CORETYPE=$CORETYPE} OPENBLAS_NUM_THREADS="$THREADS" TORCH_THREADS=1 \
-          $PY bench/torch_bench.py "$MODEL" "$RUNS" 16 1,8 2>> "$LOG")
-    echo "{\"sys\": \"torch\", \"round\": $r, \"data\": $out}" >> "$RES"
+    record torch env ${CORETYPE:+OPENBLAS_CORETYPE=$CORETYPE} OPENBLAS_NUM_THREADS="$THREADS" TORCH_THREADS=1 \
+      $PY bench/torch_bench.py "$MODEL" "$RUNS" 16 1,8
   fi
 done
 
@@ -146,6 +159,7 @@ if [ -n "$TRAINED" ]; then
       --templates "$WORK/templates.txt" --top 1 --json --threads "$THREADS" --dtype $d > "$WORK/cifar-$d.jsonl"
   done
 fi
+mv "$RES.part" "$RES"
 say "load after the runs: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 $PY - "$RES" "$WORK" "$TRAINED" <<'EOF'

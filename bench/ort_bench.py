@@ -24,6 +24,9 @@ def stats(ts):
 
 
 def main():
+    if len(sys.argv) > 1 and sys.argv[1] in ("-h", "--help"):
+        print(__doc__.strip())
+        return
     if len(sys.argv) < 6:
         sys.exit(__doc__.strip().splitlines()[-1])
     d, T, R, L = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
