@@ -39,7 +39,8 @@ static void usage(FILE *f)
             "  --model DIR        Hugging Face snapshot (config.json, model.safetensors, ...)\n"
             "  --tokenizer FILE   the SentencePiece model, when DIR has no spiece.model\n"
             "  --threads N        worker threads (default: all CPUs)\n"
-            "  --dtype fp32|fp16|int8  fp16: block weights stored as fp16, fp32 math (batch-1 texts);\n"
+            "  --allow-unknown-config  accept config.json keys this version does not know\n"
+            "  --dtype fp32|fp16|int8  fp16: block weights stored as fp16, fp32 math (faster batch-1 texts);\n"
             "                     int8: quantize the transformer blocks at load (see README)\n"
             "  --runs N           timed runs per measurement (default 5, after one warm-up)\n"
             "  --text-len L       tokens per synthetic text, [CLS] included (default 16)\n"
@@ -217,14 +218,15 @@ static void print_profile(const char *title, bool json)
 
 static int run_bench(int argc, char **argv)
 {
-    const char *model_dir = NULL, *tokenizer = NULL, *dtype = "fp32", *only = NULL, *batches_s = "1,8";
+    cli_model_opts mo = {0};
+    const char *only = NULL, *batches_s = "1,8";
     const char *texts_path = NULL;
     cli_strs texts = {0};
     jaclip_token_batch *chunks = NULL; /* --texts-from: the file tokenized, per batch size */
     int n_chunks = 0;
-    long threads = 0, runs = 5, text_len = 16;
+    long runs = 5, text_len = 16;
     bool profile = false, json = false;
-    int rc = 1;
+    int rc = 1, r;
     jaclip_model *m = NULL;
     jaclip_pool *pool = NULL;
     jaclip_err err = {0};
@@ -237,22 +239,14 @@ static int run_bench(int argc, char **argv)
         if (cli_is_help(a)) {
             usage(stdout);
             return 0;
-        } else if (strcmp(a, "--model") == 0) {
-            if (!(model_dir = cli_value(CMD, argc, argv, &i))) return 1;
-        } else if (strcmp(a, "--tokenizer") == 0) {
-            if (!(tokenizer = cli_value(CMD, argc, argv, &i))) return 1;
-        } else if (strcmp(a, "--dtype") == 0) {
-            if (!(dtype = cli_value(CMD, argc, argv, &i))) return 1;
-            if (strcmp(dtype, "fp32") != 0 && strcmp(dtype, "fp16") != 0 && strcmp(dtype, "int8") != 0)
-                return cli_failf(CMD, "--dtype must be fp32, fp16 or int8, not '%s'", dtype);
+        } else if ((r = cli_model_opt(CMD, argc, argv, &i, &mo)) != 0) {
+            if (r < 0) return 1;
         } else if (strcmp(a, "--only") == 0) {
             if (!(only = cli_value(CMD, argc, argv, &i))) return 1;
             if (strcmp(only, "image") != 0 && strcmp(only, "text") != 0)
                 return cli_failf(CMD, "--only must be image or text, not '%s'", only);
         } else if (strcmp(a, "--batches") == 0) {
             if (!(batches_s = cli_value(CMD, argc, argv, &i))) return 1;
-        } else if (strcmp(a, "--threads") == 0) {
-            if (!(v = cli_value(CMD, argc, argv, &i)) || !cli_parse_int(CMD, a, v, 1, 1024, &threads)) return 1;
         } else if (strcmp(a, "--runs") == 0) {
             if (!(v = cli_value(CMD, argc, argv, &i)) || !cli_parse_int(CMD, a, v, 1, 1000, &runs)) return 1;
         } else if (strcmp(a, "--text-len") == 0) {
@@ -267,24 +261,27 @@ static int run_bench(int argc, char **argv)
             return cli_failf(CMD, "unknown argument '%s' (jaclip bench --help)", a);
         }
     }
-    if (!model_dir) return cli_failf(CMD, "--model DIR is required (jaclip bench --help)");
+    if (!mo.dir) return cli_failf(CMD, "--model DIR is required (jaclip bench --help)");
+    const char *model_dir = mo.dir, *dtype = mo.dtype ? mo.dtype : "fp32";
     if (texts_path && only && strcmp(only, "image") == 0)
         return cli_failf(CMD, "--texts-from times the text tower; it cannot go with --only image");
     int batches[8], n_batches = 0;
-    for (const char *p = batches_s; *p && n_batches < 8;) {
+    for (const char *p = batches_s;; p++) {
         char *end;
         long b = strtol(p, &end, 10);
-        if (end == p || b < 1 || b > 256 || (*end && *end != ','))
-            return cli_failf(CMD, "--batches: expected comma-separated sizes 1..256, got '%s'", batches_s);
+        if (end == p || b < 1 || b > 256 || (*end && *end != ',') || n_batches == 8)
+            return cli_failf(CMD, "--batches: expected 1 to 8 comma-separated sizes 1..256, got '%s'", batches_s);
         batches[n_batches++] = (int)b;
-        p = *end ? end + 1 : end;
+        if (!*end) break;
+        p = end;
     }
 
-    if (jaclip_pool_create((int)threads, &pool, &err)) return cli_fail(CMD, &err);
+    if (jaclip_pool_create((int)mo.threads, &pool, &err)) return cli_fail(CMD, &err);
     int nthreads = jaclip_pool_size(pool);
     double t_load = jc_now();
     jaclip_model_params mp = jaclip_model_default_params();
-    mp.tokenizer_path = tokenizer;
+    mp.tokenizer_path = mo.tokenizer;
+    mp.allow_unknown_config = mo.allow_unknown;
     mp.pool = pool;
     if (jaclip_model_load(model_dir, &mp, &m, &err) || jaclip_model_set_dtype(m, dtype, &err)) {
         rc = cli_fail(CMD, &err);
@@ -306,12 +303,7 @@ static int run_bench(int argc, char **argv)
         goto done;
     }
     if (texts_path) {
-        const jaclip_tokenizer *tok = jaclip_model_tokenizer(m);
-        if (!tok) {
-            rc = cli_failf(CMD, "--texts-from needs the tokenizer: %s has no spiece.model, give --tokenizer FILE",
-                           model_dir);
-            goto done;
-        }
+        const jaclip_tokenizer *tok = jaclip_model_tokenizer(m); /* loading fails without one */
         if (!cli_read_lines(CMD, texts_path, false, &texts)) goto done;
         if (texts.n == 0) {
             rc = cli_failf(CMD, "%s: no texts (the file is empty)", texts_path);
@@ -433,7 +425,7 @@ static int run_bench(int argc, char **argv)
                 if (pass == 1 && chunks)
                     snprintf(label, sizeof label, "%d texts (%.1f tok)", texts.n, file_tokens / texts.n);
                 else snprintf(label, sizeof label, pass == 0 ? "image" : "text (%ld tok)", text_len);
-                printf("%-15s batch %3d: best %8.2f ms/%s, median %8.2f  %7.1f GFLOP/s  %5.1f%% of peak\n", label, B,
+                printf("%-19s batch %3d: best %8.2f ms/%s, median %8.2f  %7.1f GFLOP/s  %5.1f%% of peak\n", label, B,
                        R->best_ms, pass == 0 ? "image" : "text", R->median_ms, R->gflops, 100 * R->gflops / peakn);
             }
         }
@@ -462,9 +454,11 @@ static int run_bench(int argc, char **argv)
     free(times);
     if (json) {
         printf("{\"model\": \"%s\", \"dtype\": \"%s\", \"kernel\": \"%s\", \"threads\": %d, \"load_s\": %.4f, "
-               "\"first_feature_s\": %.4f, \"peak_gflops_1\": %.1f, \"peak_gflops\": %.1f, \"text_len\": %ld, ",
-               model_dir, jaclip_model_dtype(m), gemm_kernel_name(), nthreads, t_loaded, t_first, peak1, peakn, text_len);
+               "\"first_feature_s\": %.4f, \"peak_gflops_1\": %.1f, \"peak_gflops\": %.1f, ",
+               model_dir, jaclip_model_dtype(m), gemm_kernel_name(), nthreads, t_loaded, t_first, peak1, peakn);
+        /* the synthetic texts' length, or the file's texts (then --text-len played no part) */
         if (chunks) printf("\"texts\": %d, \"mean_text_len\": %.2f, ", texts.n, file_tokens / texts.n);
+        else printf("\"text_len\": %ld, ", text_len);
         printf("\"results\": [");
         for (int i = 0; i < nres; i++)
             printf("%s{\"tower\": \"%s\", \"batch\": %d, \"best_ms\": %.3f, \"median_ms\": %.3f, \"gflops\": %.1f}",

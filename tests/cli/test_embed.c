@@ -177,6 +177,8 @@ int main(void)
     expect_error("bench empty texts", args, "no texts", NULL);
     snprintf(args, sizeof args, "bench --model %s --tokenizer %s --only image --texts-from " GOLD "texts.txt", model, tok);
     expect_error("bench texts + image", args, "--only image", NULL);
+    snprintf(args, sizeof args, "bench --model %s --tokenizer %s --batches 1,8, --runs 1", model, tok);
+    expect_error("bench --batches 1,8,", args, "--batches", NULL);
 
     /* failures */
     snprintf(out, sizeof out, "%s/fail.npy", tmp);
