@@ -37,6 +37,7 @@ static void usage(FILE *f)
             "  --lengths L.npy      int32 (n) the real length of each row\n"
             "  --out FILE           output safetensors (written atomically)\n"
             "  --threads N          worker threads (default: all CPUs)\n"
+            "  --dtype fp32         the only one: gradients are computed in fp32 (others are refused)\n"
             "  --allow-unknown-config  warn about unknown config.json keys instead of refusing the model\n"
             "\n"
             "example:\n"

@@ -3,8 +3,8 @@
  * The scalar versions reduce in double; the AVX2 versions (chosen with the GEMM's dispatch
  * level, JACLIP_GEMM) use 8-lane float sums, a Cephes-style exp (about 1 ulp; softmax, SwiGLU,
  * and attention's class-token-only variant), a base-2 exp (a degree-6 polynomial, relative
- * error below 8e-8; the full attention) and an Abramowitz-Stegun erf (|error| < 1.5e-7), which keeps the towers within the parity
- * tolerance of PyTorch. Attention runs per (sequence, head) over blocks of 12 query rows:
+ * error below 8e-8; the full attention) and an Abramowitz-Stegun erf (|error| < 1.5e-7),
+ * which keeps the towers within the parity tolerance of PyTorch. Attention runs per (sequence, head) over blocks of 12 query rows:
  * the block's scores against a transposed, zero-padded kᵀ, their exps (base 2, a 6-FMA
  * polynomial) and their product with v while the scores are in L1 (details at "attention"
  * below); the class-token-only variant (one query per sequence) as dot products with each
