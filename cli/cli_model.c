@@ -100,7 +100,13 @@ int cli_model_opt(const char *cmd, int argc, char **argv, int *i, cli_model_opts
                        : strcmp(a, "--tokenizer") == 0 ? &o->tokenizer
                        : strcmp(a, "--dtype") == 0     ? &o->dtype
                                                        : NULL;
-    if (dst) return (*dst = cli_value(cmd, argc, argv, i)) ? 1 : -1;
+    if (dst && !(*dst = cli_value(cmd, argc, argv, i))) return -1;
+    if (dst == &o->dtype && strcmp(o->dtype, "fp32") != 0 && strcmp(o->dtype, "fp16") != 0 &&
+        strcmp(o->dtype, "int8") != 0) {
+        cli_failf(cmd, "--dtype must be fp32, fp16 or int8, not '%s'", o->dtype);
+        return -1;
+    }
+    if (dst) return 1;
     if (strcmp(a, "--threads") == 0) {
         const char *v = cli_value(cmd, argc, argv, i);
         return v && cli_parse_int(cmd, a, v, 1, 1024, &o->threads) ? 1 : -1;

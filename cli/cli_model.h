@@ -34,7 +34,8 @@ typedef struct cli_model_opts {
     bool allow_unknown;
 } cli_model_opts;
 
-/* --model DIR, --tokenizer FILE, --threads N, --dtype fp32|fp16|int8, --allow-unknown-config.
+/* --model DIR, --tokenizer FILE, --threads N, --dtype fp32|fp16|int8 (checked here),
+ * --allow-unknown-config.
  * Returns 1 when argv[*i] was one of them (consuming its value), 0 when it is not, -1 after
  * printing an error (a missing or bad value). */
 int cli_model_opt(const char *cmd, int argc, char **argv, int *i, cli_model_opts *o);

@@ -393,9 +393,10 @@ static void pack_task(void *ctx, int task, int thread)
     }
 }
 
-static void pack_parts(jaclip_pool *pool, float *dst, const float *const *ws, int parts, int N, int K)
+/* Packs the parts' panels into dst (fp32) or hdst (fp16), 4 panels per task; small ones serially. */
+static void pack_parts(jaclip_pool *pool, float *dst, uint16_t *hdst, const float *const *ws, int parts, int N, int K)
 {
-    pack_job j = {dst, NULL, ws, parts, N, K};
+    pack_job j = {dst, hdst, ws, parts, N, K};
     int tasks = (int)((pw_panels(N) * parts + 3) / 4);
     if (tasks == 1 || (size_t)N * K * parts < 65536) pool = NULL;
     jc_pool_run(pool, tasks, pack_task, &j);
@@ -403,34 +404,31 @@ static void pack_parts(jaclip_pool *pool, float *dst, const float *const *ws, in
 
 static void pack_all(jaclip_pool *pool, float *dst, const float *w, int N, int K)
 {
-    pack_parts(pool, dst, &w, 1, N, K);
+    pack_parts(pool, dst, NULL, &w, 1, N, K);
 }
 
-bool gemm_pack_w_parts(jaclip_pool *pool, gemm_pw *p, const float *const *ws, int parts, int N, int K)
-{
-    gemm_init();
-    memset(p, 0, sizeof *p);
-    if (parts < 1 || parts > GEMM_MAX_PARTS || (parts > 1 && N % (2 * PW) != 0)) return false;
-    p->N = N * parts, p->K = K, p->parts = parts;
-    p->p = jc_malloc_aligned(pw_panels(N) * parts * (size_t)K * PW * sizeof(float));
-    if (!p->p) return false;
-    pack_parts(pool, p->p, ws, parts, N, K);
-    return true;
-}
-
-bool gemm_pack_w_parts_f16(jaclip_pool *pool, gemm_pw *p, const float *const *ws, int parts, int N, int K)
+/* gemm_pack_w_parts (half = false) and gemm_pack_w_parts_f16 (half = true). */
+static bool pack_w(jaclip_pool *pool, gemm_pw *p, const float *const *ws, int parts, int N, int K, bool half)
 {
     gemm_init();
     memset(p, 0, sizeof *p);
     if (parts < 1 || parts > GEMM_MAX_PARTS || (parts > 1 && N % (2 * PW) != 0) || K < 1) return false;
     size_t n = pw_panels(N) * parts * (size_t)K * PW;
     p->N = N * parts, p->K = K, p->parts = parts;
-    p->h = jc_malloc_aligned(n * sizeof(uint16_t));
-    if (!p->h) return false;
-    pack_job j = {NULL, p->h, ws, parts, N, K};
-    int tasks = (int)((pw_panels(N) * parts + 3) / 4);
-    jc_pool_run(tasks == 1 ? NULL : pool, tasks, pack_task, &j);
+    if (half ? !(p->h = jc_malloc_aligned(n * sizeof(uint16_t))) : !(p->p = jc_malloc_aligned(n * sizeof(float))))
+        return false;
+    pack_parts(pool, p->p, p->h, ws, parts, N, K);
     return true;
+}
+
+bool gemm_pack_w_parts(jaclip_pool *pool, gemm_pw *p, const float *const *ws, int parts, int N, int K)
+{
+    return pack_w(pool, p, ws, parts, N, K, false);
+}
+
+bool gemm_pack_w_parts_f16(jaclip_pool *pool, gemm_pw *p, const float *const *ws, int parts, int N, int K)
+{
+    return pack_w(pool, p, ws, parts, N, K, true);
 }
 
 bool gemm_pack_w(jaclip_pool *pool, gemm_pw *p, const float *w, int N, int K)
