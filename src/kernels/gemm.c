@@ -140,6 +140,11 @@ static void gemm_init_once(void)
         G.level = level, G.vnni = vnni, G.name = vnni ? "avx512vnni" : names[level];
         block_init();
         if (level == LV_PORTABLE || self_check()) break;
+        if (vnni) { /* only the VNNI int8 kernels may be wrong: AVX-512 without them first */
+            jc_warn("GEMM kernel avx512vnni disagrees with the portable kernel on this CPU; using avx512");
+            vnni = false;
+            continue;
+        }
         int down = level - 1;
 #ifdef JC_X86
         if (down == LV_AVX2 && !(__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))) down = LV_PORTABLE;
@@ -626,22 +631,32 @@ static void pack_a_task(void *ctx, int task, int thread)
 }
 
 /* b: fp32 panel slice, or bh: fp16 (the other NULL); pstride: elements to the next panel. */
-static inline void mk_call(int level, float *c, int ldc, const float *a, const float *b, const uint16_t *bh,
-                           size_t pstride, int kc, int mr, int nr, const float *bias, int fl)
+/* One micro-kernel call on the rows from a (a packed 6-row group; the next group is a + 6K):
+ * 12 rows where the AVX-512 12-row kernel is in use and more than 6 are left, else up to 6.
+ * Returns the rows it covered. */
+static inline int mk_call(int level, float *c, int ldc, const float *a, size_t K, const float *b, const uint16_t *bh,
+                          size_t pstride, int kc, int left, int nr, const float *bias, int fl)
 {
+    int mr = left < 6 ? left : 6;
 #ifdef JC_X86
+    if (level == LV_AVX512 && G.mr == 12 && left > 6) {
+        mk_avx512_12(c, ldc, a, a + 6 * K, b, b ? b + pstride : NULL, bh, bh ? bh + pstride : NULL, kc,
+                     left < 12 ? left : 12, nr, bias, fl);
+        return 12;
+    }
     if (level == LV_AVX512) {
         mk_avx512(c, ldc, a, b, b ? b + pstride : NULL, bh, bh ? bh + pstride : NULL, kc, mr, nr, bias, fl);
-        return;
+        return 6;
     }
     if (level == LV_AVX2) {
         if (bh) mk_avx2h(c, ldc, a, bh, kc, mr, nr, bias, fl);
         else mk_avx2(c, ldc, a, b, kc, mr, nr, bias, fl);
-        return;
+        return 6;
     }
 #endif
-    (void)level, (void)pstride;
+    (void)level, (void)pstride, (void)K;
     mk_portable(c, ldc, a, b, bh, kc, mr, nr, bias, fl);
+    return 6;
 }
 
 static void mm_task(void *ctx, int task, int thread)
@@ -668,7 +683,6 @@ static void mm_task(void *ctx, int task, int thread)
          * texts 12-18 % slower at 7 tokens and 4-9 % at 16: bench/README.md.) fp16 weights
          * are widened inside the micro-kernel by every row group; widening a slice once into
          * a buffer for all of them was 10-25 % slower at batch 1 on Zen 3 (bench/README.md). */
-        int gb = (mb + 5) / 6;
         for (int n = n0; n < n0 + nb; n += step) {
             int nr = n0 + nb - n < step ? n0 + nb - n : step;
             const float *bias = BIAS(n);
@@ -678,20 +692,9 @@ static void mm_task(void *ctx, int task, int thread)
                 size_t bo = (size_t)(n / PW) * ps + (size_t)k0 * PW;
                 const float *b = j->pw ? j->pw + bo : NULL;
                 const uint16_t *bh = j->pwh ? j->pwh + bo : NULL;
-                /* calls of two 6-row groups at once where the 12-row kernel is in use */
-                int per = G.mr == 12 ? 2 : 1, calls = (gb + per - 1) / per;
-                for (int q = 0; q < calls; q++) {
-                    int i = m0 + 6 * per * q, left = m0 + mb - i;
-                    const float *a = j->ap + ((size_t)(i / 6) * K + k0) * 6;
-#ifdef JC_X86
-                    if (per == 2 && left > 6) {
-                        mk_avx512_12(OUT(n) + (size_t)i * N, N, a, a + (size_t)6 * K, b, b ? b + ps : NULL, bh,
-                                     bh ? bh + ps : NULL, kc, left < 12 ? left : 12, nr, bias, fl);
-                        continue;
-                    }
-#endif
-                    mk_call(level, OUT(n) + (size_t)i * N, N, a, b, bh, ps, kc, left < 6 ? left : 6, nr, bias, fl);
-                }
+                for (int i = m0; i < m0 + mb;)
+                    i += mk_call(level, OUT(n) + (size_t)i * N, N, j->ap + ((size_t)(i / 6) * K + k0) * 6, (size_t)K,
+                                 b, bh, ps, kc, m0 + mb - i, nr, bias, fl);
             }
         }
         return;
@@ -707,20 +710,9 @@ static void mm_task(void *ctx, int task, int thread)
             const float *b = j->pw ? j->pw + bo : NULL;
             const uint16_t *bh = j->pwh ? j->pwh + bo : NULL;
             const float *bias = BIAS(n);
-            for (int i = m0; i < m0 + mb;) {
-                int left = m0 + mb - i;
-                const float *a = j->ap + ((size_t)(i / 6) * K + k0) * 6;
-#ifdef JC_X86
-                if (G.mr == 12 && left > 6) { /* two 6-row groups at once (group i/6 + 1 is at a + 6K) */
-                    mk_avx512_12(OUT(n) + (size_t)i * N, N, a, a + (size_t)6 * K, b, b ? b + ps : NULL, bh,
-                                 bh ? bh + ps : NULL, kc, left < 12 ? left : 12, nr, bias, fl);
-                    i += 12;
-                    continue;
-                }
-#endif
-                mk_call(level, OUT(n) + (size_t)i * N, N, a, b, bh, ps, kc, left < 6 ? left : 6, nr, bias, fl);
-                i += 6;
-            }
+            for (int i = m0; i < m0 + mb;)
+                i += mk_call(level, OUT(n) + (size_t)i * N, N, j->ap + ((size_t)(i / 6) * K + k0) * 6, (size_t)K, b,
+                             bh, ps, kc, m0 + mb - i, nr, bias, fl);
         }
     }
 #undef OUT
