@@ -412,12 +412,19 @@ static void pack_all(jaclip_pool *pool, float *dst, const float *w, int N, int K
     pack_parts(pool, dst, NULL, &w, 1, N, K);
 }
 
+/* Fused parts must be whole 32-channel pairs of panels, so that no micro-kernel straddles two
+ * (fp32 and int8 alike). */
+static bool parts_ok(int parts, int N, int K)
+{
+    return parts >= 1 && parts <= GEMM_MAX_PARTS && (parts == 1 || N % (2 * PW) == 0) && K >= 1;
+}
+
 /* gemm_pack_w_parts (half = false) and gemm_pack_w_parts_f16 (half = true). */
 static bool pack_w(jaclip_pool *pool, gemm_pw *p, const float *const *ws, int parts, int N, int K, bool half)
 {
     gemm_init();
     memset(p, 0, sizeof *p);
-    if (parts < 1 || parts > GEMM_MAX_PARTS || (parts > 1 && N % (2 * PW) != 0) || K < 1) return false;
+    if (!parts_ok(parts, N, K)) return false;
     size_t n = pw_panels(N) * parts * (size_t)K * PW;
     p->N = N * parts, p->K = K, p->parts = parts;
     if (half ? !(p->h = jc_malloc_aligned(n * sizeof(uint16_t))) : !(p->p = jc_malloc_aligned(n * sizeof(float))))
@@ -922,8 +929,7 @@ bool gemm_q8_quantize_parts(jaclip_pool *pool, gemm_q8 *q, const float *const *w
 {
     gemm_init();
     memset(q, 0, sizeof *q);
-    /* parts of whole 32-channel pairs of panels, as gemm_pack_w_parts (no kernel straddles two) */
-    if (parts < 1 || parts > GEMM_MAX_PARTS || (parts > 1 && N % (2 * PW) != 0)) return false;
+    if (!parts_ok(parts, N, K)) return false;
     q->N = N * parts, q->K = K, q->Kp = (K + KQ - 1) / KQ * KQ, q->parts = parts;
     size_t Nt = (size_t)q->N;
     q->q = jc_malloc_aligned(Nt * q->Kp);
