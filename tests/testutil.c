@@ -142,3 +142,16 @@ jaclip_model *test_load_model(const char *dir, int threads, jaclip_err *err)
     jaclip_model *m = NULL;
     return jaclip_model_load(dir, &mp, &m, err) == JACLIP_OK ? m : NULL;
 }
+
+float test_frand(uint64_t *state)
+{
+    uint64_t r = *state;
+    r ^= r << 13, r ^= r >> 7, r ^= r << 17;
+    *state = r;
+    return (float)((double)(r >> 11) / 9007199254740992.0 * 2.0 - 1.0);
+}
+
+void test_fill(uint64_t *state, float *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++) x[i] = test_frand(state);
+}

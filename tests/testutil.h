@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "jaclip.h"
@@ -62,5 +63,10 @@ int test_system(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * refused means its kernels failed their self-check: a failure). */
 bool test_levels_parent(const char *argv0);
 void test_levels_child(void);
+
+/* Deterministic test data: a xorshift64 stream (state: any non-zero seed), uniform in
+ * [-1, 1); test_fill writes n such values. */
+float test_frand(uint64_t *state);
+void test_fill(uint64_t *state, float *x, size_t n);
 
 #endif

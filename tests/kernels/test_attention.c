@@ -20,11 +20,7 @@
 #include "testutil.h"
 
 static uint64_t rng = 0x9E3779B97F4A7C15ull;
-static float frand(void)
-{
-    rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
-    return (float)((double)(rng >> 11) / 9007199254740992.0 * 2.0 - 1.0);
-}
+static float frand(void) { return test_frand(&rng); }
 
 /* out rows of segment [t0, t0+L) in double: softmax(scale · q kᵀ) v per head */
 static int check_ref(const float *o, const float *q, const float *k, const float *v, int t0, int L, int H, int hd,

@@ -18,15 +18,8 @@
 #include "testutil.h"
 
 static uint64_t rng = 0x9E3779B97F4A7C15ull;
-static float frand(void)
-{
-    rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
-    return (float)((double)(rng >> 11) / 9007199254740992.0 * 2.0 - 1.0);
-}
-static void fill(float *x, size_t n)
-{
-    for (size_t i = 0; i < n; i++) x[i] = frand();
-}
+static float frand(void) { return test_frand(&rng); }
+static void fill(float *x, size_t n) { test_fill(&rng, x, n); }
 
 static void test_cls(jaclip_pool *pool, int H, int hd, float qscale)
 {
